@@ -1,0 +1,69 @@
+// Copyright the pysocklog authors. MIT license.
+/**
+ * pysocklog: ship log records from Deno to anything that speaks Python's
+ * `logging.handlers.SocketHandler` wire format, and receive them back safely.
+ *
+ * This entry is the core: the pickle encoder, the record model and framing,
+ * and the handlers. It has no dependency outside Deno itself.
+ *
+ * Permissions: `--allow-net` for TCP and UDP handlers, `--allow-read` and
+ * `--allow-write` for a Unix socket path; encoding needs none.
+ *
+ * @example Encode a record as CPython's SocketHandler would send it
+ * ```ts
+ * import { makePickle } from "@pysocklog/pysocklog";
+ *
+ * const frame = makePickle({ name: "app", levelname: "INFO", msg: "started" });
+ * ```
+ *
+ * @module
+ */
+
+export { dumps, type PickleValue } from "./pickle/encode.ts";
+export {
+  isTuple,
+  PickleFloat,
+  type PickleTuple,
+  tuple,
+} from "./pickle/_types.ts";
+export {
+  CRITICAL,
+  DEBUG,
+  ERROR,
+  getLevelName,
+  getLevelNo,
+  getMessage,
+  INFO,
+  type Level,
+  type LogRecordDict,
+  type LogRecordFields,
+  type LogRecordInit,
+  makeLogRecord,
+  makePickle,
+  NOTSET,
+  RECORD_KEYS,
+  TRACE,
+  WARNING,
+} from "./record.ts";
+
+/**
+ * The port CPython's `logging.handlers.DEFAULT_TCP_LOGGING_PORT` names.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_TCP_LOGGING_PORT } from "@pysocklog/pysocklog";
+ * console.log(DEFAULT_TCP_LOGGING_PORT); // 9020
+ * ```
+ */
+export const DEFAULT_TCP_LOGGING_PORT = 9020;
+
+/**
+ * The port CPython's `logging.handlers.DEFAULT_UDP_LOGGING_PORT` names.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_UDP_LOGGING_PORT } from "@pysocklog/pysocklog";
+ * console.log(DEFAULT_UDP_LOGGING_PORT); // 9021
+ * ```
+ */
+export const DEFAULT_UDP_LOGGING_PORT = 9021;

@@ -1,0 +1,140 @@
+// Copyright the pysocklog authors. MIT license.
+// A growable byte buffer with the primitive writes the pickle encoder needs.
+
+const INITIAL_SIZE = 4096;
+/** Strings at most this long are encoded by hand; longer ones by TextEncoder. */
+const SHORT_STRING = 64;
+/** Bytes one UTF-16 code unit can take in UTF-8 (surrogatepass included). */
+const MAX_UTF8_PER_UNIT = 3;
+
+const textEncoder = new TextEncoder();
+
+/** A growable output buffer. `pos` is the number of bytes written. */
+export class Writer {
+  buf: Uint8Array;
+  view: DataView;
+  pos = 0;
+
+  constructor(size = INITIAL_SIZE) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Make room for `n` more bytes. */
+  ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  byte(b: number): void {
+    if (this.pos >= this.buf.length) this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  bytes2(a: number, b: number): void {
+    this.ensure(2);
+    this.buf[this.pos++] = a;
+    this.buf[this.pos++] = b;
+  }
+
+  uint16le(n: number): void {
+    this.ensure(2);
+    this.view.setUint16(this.pos, n, true);
+    this.pos += 2;
+  }
+
+  int32le(n: number): void {
+    this.ensure(4);
+    this.view.setInt32(this.pos, n, true);
+    this.pos += 4;
+  }
+
+  uint32le(n: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, n, true);
+    this.pos += 4;
+  }
+
+  float64be(n: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, n, false);
+    this.pos += 8;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** ASCII-only text (opcode arguments such as global names). */
+  ascii(s: string): void {
+    this.ensure(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+  }
+
+  /**
+   * Writes a 4-byte little-endian length and then `s` as UTF-8, encoding a
+   * lone surrogate as CPython's `surrogatepass` does (3 bytes, ED A0..BF xx),
+   * so that `pickle.loads` gives back the same lone surrogate.
+   * Returns the number of UTF-8 bytes written (without the length).
+   */
+  lengthPrefixedUtf8(s: string): number {
+    const len = s.length;
+    this.ensure(4 + len * MAX_UTF8_PER_UNIT);
+    const start = this.pos + 4;
+    let n: number;
+    if (len > SHORT_STRING && s.isWellFormed()) {
+      n = textEncoder.encodeInto(s, this.buf.subarray(start)).written;
+    } else {
+      n = this.#utf8(s, start) - start;
+    }
+    this.view.setUint32(this.pos, n, true);
+    this.pos = start + n;
+    return n;
+  }
+
+  #utf8(s: string, at: number): number {
+    const buf = this.buf;
+    let p = at;
+    const len = s.length;
+    for (let i = 0; i < len; i++) {
+      let c = s.charCodeAt(i);
+      if (c < 0x80) {
+        buf[p++] = c;
+      } else if (c < 0x800) {
+        buf[p++] = 0xc0 | (c >> 6);
+        buf[p++] = 0x80 | (c & 0x3f);
+      } else {
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
+          const d = s.charCodeAt(i + 1);
+          if (d >= 0xdc00 && d <= 0xdfff) {
+            i++;
+            c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+            buf[p++] = 0xf0 | (c >> 18);
+            buf[p++] = 0x80 | ((c >> 12) & 0x3f);
+            buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+            buf[p++] = 0x80 | (c & 0x3f);
+            continue;
+          }
+        }
+        // BMP character, or a lone surrogate written as surrogatepass does.
+        buf[p++] = 0xe0 | (c >> 12);
+        buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+        buf[p++] = 0x80 | (c & 0x3f);
+      }
+    }
+    return p;
+  }
+
+  /** A copy of the bytes written so far. */
+  take(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}

@@ -1,0 +1,567 @@
+// Copyright the pysocklog authors. MIT license.
+/**
+ * A pure-TypeScript pickle protocol-2 encoder whose output CPython's
+ * `pickle.loads` reads.
+ *
+ * @module
+ */
+
+import * as op from "./_opcodes.ts";
+import {
+  isTuple,
+  type PickleFloat,
+  PickleFloat as Float,
+  tuple,
+} from "./_types.ts";
+import { Writer } from "./_writer.ts";
+
+/**
+ * The values the encoder maps to a Python type of their own. Anything else
+ * (a function, a symbol, a class instance) is written as its `String()`.
+ *
+ * | JavaScript | Python |
+ * |---|---|
+ * | `null`, `undefined` | `None` |
+ * | `boolean` | `bool` |
+ * | safe integer `number` | `int` |
+ * | other `number` (fraction, NaN, ±Infinity, -0), {@linkcode PickleFloat} | `float` |
+ * | `bigint` | `int` of any size |
+ * | `string` | `str` (a lone surrogate survives, as with `surrogatepass`) |
+ * | `Uint8Array` | `bytes` |
+ * | `Array` | `list` |
+ * | a tuple from `tuple()` | `tuple` |
+ * | plain object, `Map` | `dict` |
+ * | `Set` | `set` |
+ * | `Date` | `float` POSIX seconds |
+ * | `Error` | `str` of its stack (and its causes) |
+ */
+export type PickleValue =
+  | null
+  | undefined
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | Date
+  | Error
+  | PickleFloat
+  | readonly PickleValue[]
+  | Map<PickleValue, PickleValue>
+  | Set<PickleValue>
+  | { [key: string]: PickleValue };
+
+/** The protocol this encoder writes. */
+const PROTOCOL = 2;
+/** Deepest container a dict key or set item is converted through. */
+const MAX_KEY_DEPTH = 100;
+/** How many `cause`s of an Error are written. */
+const MAX_CAUSES = 8;
+
+const GLOBAL_CODECS_ENCODE = "_codecs\nencode\n";
+const GLOBAL_BYTES = "__builtin__\nbytes\n";
+const GLOBAL_SET = "__builtin__\nset\n";
+const LATIN1 = "latin1";
+
+// Kinds of container frame on the encoder's explicit stack.
+const LIST = 0;
+const TUPLE = 1;
+const OBJECT = 2;
+const MAP = 3;
+const SET = 4;
+const RECORD = 5;
+
+/** Batch state of a frame: none open, a single item open, a MARK open. */
+const CLOSED = 0;
+const SINGLE = 1;
+const MARKED = 2;
+/** Tuples have no batches. */
+const UNBATCHED = 3;
+
+/** Record keys that CPython always holds as floats. */
+const FLOAT_KEYS = new Set(["created", "msecs", "relativeCreated"]);
+
+interface Frame {
+  kind: number;
+  obj: object;
+  /** List items, dict keys (OBJECT/RECORD) or flattened map entries. */
+  items: readonly unknown[];
+  /** Number of slots: items, or 2 per dict entry. */
+  n: number;
+  /** Next slot. */
+  i: number;
+  /** Batch state. */
+  open: number;
+  /** Slot at which the open batch ends. */
+  end: number;
+  /** RECORD only: the formatted message. */
+  msg?: string;
+}
+
+/** Per-call encoder state: the memo, keyed by object identity. */
+type Memo = Map<object, number>;
+
+/**
+ * Encodes a value as a pickle of protocol 2 (it starts `\x80\x02`), which
+ * every CPython 3 reads with `pickle.loads`. Shared and cyclic references
+ * are kept: CPython rebuilds the same graph. Nesting depth is not limited by
+ * the JavaScript stack (the encoder keeps its own).
+ *
+ * @example Encode a dict
+ * ```ts
+ * import { dumps } from "@pysocklog/pysocklog";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const bytes = dumps({ a: 1 });
+ * // pickle.loads(bytes) == {'a': 1}
+ * deepEqual(bytes.subarray(0, 2), new Uint8Array([0x80, 2]));
+ * ```
+ *
+ * @param value Any value; see {@linkcode PickleValue} for the mapping.
+ * @returns The pickle bytes.
+ */
+export function dumps(value: unknown): Uint8Array {
+  const w = acquireWriter();
+  try {
+    w.bytes2(op.PROTO, PROTOCOL);
+    encode(w, value, null);
+    w.byte(op.STOP);
+    return w.take();
+  } finally {
+    releaseWriter(w);
+  }
+}
+
+let sharedWriter: Writer | null = null;
+
+/** The module's reusable writer, or a fresh one while it is in use. */
+export function acquireWriter(): Writer {
+  const w = sharedWriter ?? new Writer();
+  sharedWriter = null;
+  w.pos = 0;
+  return w;
+}
+
+/** Gives a writer back for reuse (a huge one is let go). */
+export function releaseWriter(w: Writer): void {
+  if (w.buf.length <= 1 << 20) sharedWriter = w;
+}
+
+/**
+ * Writes the dict CPython's `SocketHandler.makePickle` builds from a record:
+ * the record's own keys in order, `msg` replaced by the formatted message,
+ * `args` and `exc_info` by None, `message` left out, and `created`, `msecs`,
+ * `relativeCreated` always as floats. Writes PROTO and STOP too.
+ */
+export function writeRecordPickle(
+  w: Writer,
+  record: Readonly<Record<string, unknown>>,
+  msg: string,
+): void {
+  w.bytes2(op.PROTO, PROTOCOL);
+  encode(w, record, msg);
+  w.byte(op.STOP);
+}
+
+function encode(w: Writer, root: unknown, recordMsg: string | null): void {
+  const memo: Memo = new Map();
+  const stack: Frame[] = [];
+  if (recordMsg !== null) {
+    w.byte(op.EMPTY_DICT);
+    memoize(w, memo, root as object);
+    const keys = Object.keys(root as object).filter((k) => k !== "message");
+    if (keys.length === 0) return;
+    stack.push(frame(RECORD, root as object, keys, keys.length * 2));
+    stack[0].msg = recordMsg;
+  } else if (!put(w, root, memo, stack)) {
+    return;
+  }
+  outer: while (stack.length > 0) {
+    const f = stack[stack.length - 1];
+    for (;;) {
+      if (f.i === f.end && f.open !== CLOSED) {
+        closeBatch(w, f);
+      }
+      if (f.i === f.n) {
+        stack.pop();
+        finish(w, f, memo);
+        continue outer;
+      }
+      if (f.open === CLOSED) openBatch(w, f);
+      const slot = f.i++;
+      let item: unknown;
+      switch (f.kind) {
+        case LIST:
+        case TUPLE:
+        case SET:
+        case MAP:
+          item = f.items[slot];
+          break;
+        case OBJECT:
+          item = (slot & 1) === 0
+            ? f.items[slot >> 1]
+            : (f.obj as Record<string, unknown>)[f.items[slot >> 1] as string];
+          break;
+        default: { // RECORD
+          const key = f.items[slot >> 1] as string;
+          if ((slot & 1) === 0) {
+            item = key;
+            break;
+          }
+          item = (f.obj as Record<string, unknown>)[key];
+          if (key === "msg") item = f.msg;
+          else if (key === "args" || key === "exc_info") item = null;
+          else if (typeof item === "number" && FLOAT_KEYS.has(key)) {
+            w.byte(op.BINFLOAT);
+            w.float64be(item);
+            continue;
+          }
+        }
+      }
+      if (put(w, item, memo, stack)) continue outer;
+    }
+  }
+}
+
+function frame(
+  kind: number,
+  obj: object,
+  items: readonly unknown[],
+  n: number,
+): Frame {
+  return { kind, obj, items, n, i: 0, open: CLOSED, end: 0 };
+}
+
+/** Starts a batch of APPENDS/SETITEMS, as CPython's `_batch_appends`. */
+function openBatch(w: Writer, f: Frame): void {
+  const per = f.kind === OBJECT || f.kind === MAP || f.kind === RECORD ? 2 : 1;
+  const size = Math.min(op.BATCH_SIZE * per, f.n - f.i);
+  f.end = f.i + size;
+  if (size > per) {
+    w.byte(op.MARK);
+    f.open = MARKED;
+  } else {
+    f.open = SINGLE;
+  }
+}
+
+function closeBatch(w: Writer, f: Frame): void {
+  const dict = f.kind === OBJECT || f.kind === MAP || f.kind === RECORD;
+  if (f.open === MARKED) w.byte(dict ? op.SETITEMS : op.APPENDS);
+  else if (f.open === SINGLE) w.byte(dict ? op.SETITEM : op.APPEND);
+  f.open = CLOSED;
+}
+
+/** Ends a container whose items are all written. */
+function finish(w: Writer, f: Frame, memo: Memo): void {
+  if (f.kind === SET) {
+    w.bytes2(op.TUPLE1, op.REDUCE);
+    memoize(w, memo, f.obj);
+  } else if (f.kind === TUPLE) {
+    // As CPython's save_tuple: the tuple may have been memoized while its
+    // items were written (a cycle through a list); then use that copy.
+    const n = f.n;
+    const idx = memo.get(f.obj);
+    if (idx !== undefined) {
+      if (n <= 3) { for (let k = 0; k < n; k++) w.byte(op.POP); }
+      else w.byte(op.POP_MARK);
+      get(w, idx);
+      return;
+    }
+    w.byte(
+      n === 1
+        ? op.TUPLE1
+        : n === 2
+        ? op.TUPLE2
+        : n === 3
+        ? op.TUPLE3
+        : op.TUPLE,
+    );
+    memoize(w, memo, f.obj);
+  }
+}
+
+function memoize(w: Writer, memo: Memo, obj: object): void {
+  const idx = memo.size;
+  memo.set(obj, idx);
+  if (idx <= op.MAX_BINPUT) {
+    w.bytes2(op.BINPUT, idx);
+  } else {
+    w.byte(op.LONG_BINPUT);
+    w.uint32le(idx);
+  }
+}
+
+function get(w: Writer, idx: number): void {
+  if (idx <= op.MAX_BINPUT) {
+    w.bytes2(op.BINGET, idx);
+  } else {
+    w.byte(op.LONG_BINGET);
+    w.uint32le(idx);
+  }
+}
+
+/**
+ * Writes a scalar, or opens a container and pushes its frame.
+ * Returns `true` when a frame was pushed.
+ */
+function put(w: Writer, v: unknown, memo: Memo, stack: Frame[]): boolean {
+  switch (typeof v) {
+    case "string":
+      w.byte(op.BINUNICODE);
+      w.lengthPrefixedUtf8(v);
+      return false;
+    case "number":
+      if (Number.isSafeInteger(v) && !Object.is(v, -0)) writeInt(w, v);
+      else writeFloat(w, v);
+      return false;
+    case "boolean":
+      w.byte(v ? op.NEWTRUE : op.NEWFALSE);
+      return false;
+    case "undefined":
+      w.byte(op.NONE);
+      return false;
+    case "bigint":
+      if (v >= op.BININT_MIN && v <= op.BININT_MAX) writeInt(w, Number(v));
+      else writeLong(w, v);
+      return false;
+    case "object":
+      if (v === null) {
+        w.byte(op.NONE);
+        return false;
+      }
+      return putObject(w, v, memo, stack);
+    default:
+      writeStr(w, safeString(v));
+      return false;
+  }
+}
+
+function putObject(w: Writer, v: object, memo: Memo, stack: Frame[]): boolean {
+  const idx = memo.get(v);
+  if (idx !== undefined) {
+    get(w, idx);
+    return false;
+  }
+  if (Array.isArray(v)) {
+    if (isTuple(v)) {
+      const n = v.length;
+      if (n === 0) {
+        w.byte(op.EMPTY_TUPLE);
+        return false;
+      }
+      if (n > 3) w.byte(op.MARK);
+      const f = frame(TUPLE, v, v, n);
+      f.open = UNBATCHED;
+      f.end = n;
+      stack.push(f);
+      return true;
+    }
+    w.byte(op.EMPTY_LIST);
+    memoize(w, memo, v);
+    if (v.length === 0) return false;
+    stack.push(frame(LIST, v, v, v.length));
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    w.byte(op.EMPTY_DICT);
+    memoize(w, memo, v);
+    const keys = Object.keys(v);
+    if (keys.length === 0) return false;
+    stack.push(frame(OBJECT, v, keys, keys.length * 2));
+    return true;
+  }
+  if (v instanceof Uint8Array) {
+    writeBytes(w, v);
+    memoize(w, memo, v);
+    return false;
+  }
+  if (v instanceof Date) {
+    writeFloat(w, v.getTime() / 1000);
+    return false;
+  }
+  if (v instanceof Float) {
+    writeFloat(w, v.value);
+    return false;
+  }
+  if (v instanceof Map) {
+    w.byte(op.EMPTY_DICT);
+    memoize(w, memo, v);
+    if (v.size === 0) return false;
+    const items: unknown[] = [];
+    for (const [key, value] of v) items.push(hashable(key, 0), value);
+    stack.push(frame(MAP, v, items, items.length));
+    return true;
+  }
+  if (v instanceof Set) {
+    w.byte(op.GLOBAL);
+    w.ascii(GLOBAL_SET);
+    w.byte(op.EMPTY_LIST);
+    if (v.size === 0) {
+      finish(w, frame(SET, v, [], 0), memo);
+      return false;
+    }
+    const items = Array.from(v, (item) => hashable(item, 0));
+    stack.push(frame(SET, v, items, items.length));
+    return true;
+  }
+  if (v instanceof Error) {
+    writeStr(w, formatError(v));
+    return false;
+  }
+  writeStr(w, safeString(v));
+  return false;
+}
+
+/**
+ * A value Python can hash, for a dict key or a set item: an array becomes a
+ * tuple, a container Python cannot hash becomes its `String()`.
+ */
+function hashable(v: unknown, depth: number): unknown {
+  if (typeof v !== "object" || v === null) return v;
+  if (
+    v instanceof Uint8Array || v instanceof Date || v instanceof Float ||
+    v instanceof Error
+  ) return v;
+  if (Array.isArray(v) && depth < MAX_KEY_DEPTH) {
+    return isTuple(v) ? v : tuple(...v.map((x) => hashable(x, depth + 1)));
+  }
+  return safeString(v);
+}
+
+function writeStr(w: Writer, s: string): void {
+  w.byte(op.BINUNICODE);
+  w.lengthPrefixedUtf8(s);
+}
+
+function writeFloat(w: Writer, n: number): void {
+  w.byte(op.BINFLOAT);
+  w.float64be(n);
+}
+
+/** A safe integer, in the shortest form CPython itself would use. */
+function writeInt(w: Writer, n: number): void {
+  if (n >= 0 && n < op.BININT1_LIMIT) {
+    w.bytes2(op.BININT1, n);
+  } else if (n >= 0 && n < op.BININT2_LIMIT) {
+    w.byte(op.BININT2);
+    w.uint16le(n);
+  } else if (n >= op.BININT_MIN && n <= op.BININT_MAX) {
+    w.byte(op.BININT);
+    w.int32le(n);
+  } else {
+    writeLong(w, BigInt(n));
+  }
+}
+
+/** LONG1/LONG4: minimal two's-complement little-endian bytes, as `encode_long`. */
+function writeLong(w: Writer, x: bigint): void {
+  if (x === 0n) {
+    w.bytes2(op.LONG1, 0);
+    return;
+  }
+  const abs = x < 0n ? -x : x;
+  const absHex = abs.toString(16);
+  const bitLength = (absHex.length - 1) * 4 +
+    (32 - Math.clz32(parseInt(absHex[0], 16)));
+  let nbytes = (bitLength >> 3) + 1;
+  const unsigned = x < 0n ? (1n << BigInt(nbytes * 8)) + x : x;
+  const hex = unsigned.toString(16).padStart(nbytes * 2, "0");
+  const bytes = new Uint8Array(nbytes);
+  for (let i = 0; i < nbytes; i++) {
+    const at = hex.length - 2 * (i + 1);
+    bytes[i] = parseInt(hex.slice(at, at + 2), 16);
+  }
+  if (
+    x < 0n && nbytes > 1 && bytes[nbytes - 1] === 0xff &&
+    (bytes[nbytes - 2] & 0x80) !== 0
+  ) {
+    nbytes--;
+  }
+  if (nbytes <= op.LONG1_MAX_BYTES) {
+    w.bytes2(op.LONG1, nbytes);
+  } else {
+    w.byte(op.LONG4);
+    w.int32le(nbytes);
+  }
+  w.raw(bytes.subarray(0, nbytes));
+}
+
+/** bytes in CPython's own protocol-2 form: `_codecs.encode(latin1_str, "latin1")`. */
+function writeBytes(w: Writer, b: Uint8Array): void {
+  w.byte(op.GLOBAL);
+  if (b.length === 0) {
+    w.ascii(GLOBAL_BYTES);
+    w.bytes2(op.EMPTY_TUPLE, op.REDUCE);
+    return;
+  }
+  w.ascii(GLOBAL_CODECS_ENCODE);
+  w.byte(op.BINUNICODE);
+  let n = b.length;
+  for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) n++;
+  w.uint32le(n);
+  w.ensure(n);
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c < 0x80) {
+      buf[p++] = c;
+    } else {
+      buf[p++] = 0xc0 | (c >> 6);
+      buf[p++] = 0x80 | (c & 0x3f);
+    }
+  }
+  w.pos = p;
+  writeStr(w, LATIN1);
+  w.bytes2(op.TUPLE2, op.REDUCE);
+}
+
+/**
+ * The text of an Error as a traceback-like string: its stack (or name and
+ * message when it has none), then each `cause` as `Caused by: ...`.
+ */
+export function formatError(err: Error): string {
+  let out = errorText(err);
+  const seen = new Set<unknown>([err]);
+  let cause: unknown = safeCause(err);
+  for (
+    let i = 0;
+    i < MAX_CAUSES && cause !== undefined && !seen.has(cause);
+    i++
+  ) {
+    seen.add(cause);
+    out += "\nCaused by: " +
+      (cause instanceof Error ? errorText(cause) : safeString(cause));
+    cause = cause instanceof Error ? safeCause(cause) : undefined;
+  }
+  return out;
+}
+
+function safeCause(err: Error): unknown {
+  try {
+    return err.cause;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorText(err: Error): string {
+  try {
+    const stack = err.stack;
+    if (typeof stack === "string" && stack.length > 0) return stack;
+    return `${err.name}: ${err.message}`;
+  } catch {
+    return safeString(err);
+  }
+}
+
+/** `String(v)`, or `[object Tag]` when that throws. */
+export function safeString(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}

@@ -1,0 +1,661 @@
+// Copyright the pysocklog authors. MIT license.
+/**
+ * The Python LogRecord attribute dict: build it, normalise it, frame it.
+ *
+ * A record here is a plain object with the attributes CPython's
+ * `logging.LogRecord` has (3.12's set, `taskName` included), so that a
+ * Python receiver's `logging.makeLogRecord(pickle.loads(frame))` gives a
+ * record that formats like one made in Python.
+ *
+ * @module
+ */
+
+import { formatError, safeString, writeRecordPickle } from "./pickle/encode.ts";
+import { acquireWriter, releaseWriter } from "./pickle/encode.ts";
+import { MAX_UINT32 } from "./pickle/_opcodes.ts";
+
+/** `logging.CRITICAL`. */
+export const CRITICAL = 50;
+/** `logging.ERROR`. */
+export const ERROR = 40;
+/** `logging.WARNING`. */
+export const WARNING = 30;
+/** `logging.INFO`. */
+export const INFO = 20;
+/** `logging.DEBUG`. */
+export const DEBUG = 10;
+/** Below DEBUG: LogTape's `trace`. Not a CPython level; named TRACE here. */
+export const TRACE = 5;
+/** `logging.NOTSET`. */
+export const NOTSET = 0;
+
+/**
+ * A level: a number (`20`), or a name in any case (`"INFO"`, `"warn"`,
+ * `"fatal"`, `"Level 25"`).
+ */
+export type Level = number | string;
+
+const LEVEL_NAMES: Readonly<Record<number, string>> = {
+  [CRITICAL]: "CRITICAL",
+  [ERROR]: "ERROR",
+  [WARNING]: "WARNING",
+  [INFO]: "INFO",
+  [DEBUG]: "DEBUG",
+  [TRACE]: "TRACE",
+  [NOTSET]: "NOTSET",
+};
+
+const NAME_LEVELS: Readonly<Record<string, number>> = {
+  CRITICAL,
+  FATAL: CRITICAL,
+  ERROR,
+  WARNING,
+  WARN: WARNING,
+  INFO,
+  DEBUG,
+  TRACE,
+  NOTSET,
+};
+
+const LEVEL_N = /^Level (-?\d+)$/i;
+
+/**
+ * The name Python gives a level number: `getLevelName(30) === "WARNING"`,
+ * `getLevelName(25) === "Level 25"`.
+ *
+ * @example Level names
+ * ```ts
+ * import { getLevelName } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(getLevelName(30), "WARNING");
+ * equal(getLevelName(25), "Level 25");
+ * ```
+ *
+ * @param levelno A level number.
+ * @returns Its name.
+ */
+export function getLevelName(levelno: number): string {
+  return LEVEL_NAMES[levelno] ?? `Level ${levelno}`;
+}
+
+/**
+ * The number of a level given by name or number. Names are matched in any
+ * case; `WARN` is `WARNING` (30), `FATAL` is `CRITICAL` (50), `TRACE` is 5,
+ * and `"Level N"` is N.
+ *
+ * @example Level numbers
+ * ```ts
+ * import { getLevelNo } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(getLevelNo("warn"), 30);
+ * equal(getLevelNo("fatal"), 50);
+ * equal(getLevelNo(15), 15);
+ * ```
+ *
+ * @param level A level name or number.
+ * @returns Its number.
+ * @throws {RangeError} When the name is not a level.
+ */
+export function getLevelNo(level: Level): number {
+  if (typeof level === "number") return level;
+  const upper = level.toUpperCase();
+  const n = NAME_LEVELS[upper];
+  if (n !== undefined) return n;
+  const m = LEVEL_N.exec(level);
+  if (m) return Number(m[1]);
+  throw new RangeError(`Unknown level: ${JSON.stringify(level)}`);
+}
+
+/** The canonical name of a level name: `WARN` gives `WARNING`. */
+function canonicalLevelName(name: string): string {
+  const n = NAME_LEVELS[name.toUpperCase()];
+  return n === undefined ? name : LEVEL_NAMES[n];
+}
+
+/** The standard attributes of a CPython `logging.LogRecord` (3.12). */
+export interface LogRecordFields {
+  /** Logger name; `"root"` when unknown. */
+  name: string;
+  /** The message; formatted with `args` by {@linkcode getMessage}. */
+  msg: unknown;
+  /** %-format arguments for `msg`; sent as None. */
+  args: unknown;
+  /** `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`, or `Level N`. */
+  levelname: string;
+  /** 10, 20, 30, 40, 50 (trace 5). */
+  levelno: number;
+  /** Source file of the log call; `"(unknown file)"` when unknown. */
+  pathname: string;
+  /** Base name of `pathname`. */
+  filename: string;
+  /** `filename` without its extension; `"Unknown module"` when unknown. */
+  module: string;
+  /** An Error, turned into `exc_text`; sent as None. */
+  exc_info: unknown;
+  /** The formatted exception, or null. */
+  exc_text: string | null;
+  /** A formatted stack, or null. */
+  stack_info: string | null;
+  /** Line of the log call; 0 when unknown. */
+  lineno: number;
+  /** Function of the log call; `"(unknown function)"` when unknown. */
+  funcName: string;
+  /** POSIX seconds (a float). */
+  created: number;
+  /** Milliseconds part of `created` (a float). */
+  msecs: number;
+  /** Milliseconds since this module was loaded (a float). */
+  relativeCreated: number;
+  /** 0 (Deno has no thread ids). */
+  thread: number;
+  /** `"MainThread"`, or the worker's name. */
+  threadName: string;
+  /** `"MainProcess"`. */
+  processName: string;
+  /** `Deno.pid`. */
+  process: number;
+  /** Always null. */
+  taskName: string | null;
+}
+
+/**
+ * The attribute dict of a CPython `logging.LogRecord`, as `makePickle`
+ * sends it, plus any extra keys (Python's `extra=`).
+ */
+export interface LogRecordDict extends LogRecordFields {
+  /** Extra attributes. */
+  [key: string]: unknown;
+}
+
+/**
+ * What {@linkcode makeLogRecord} accepts: any part of a
+ * {@linkcode LogRecordDict}. `created` may be a `Date`; `exc_info` may be an
+ * Error (it fills `exc_text`); `levelno` or `levelname` alone fills both.
+ */
+export type LogRecordInit = Partial<Omit<LogRecordFields, "created">> & {
+  created?: number | Date;
+  [key: string]: unknown;
+};
+
+/** The keys CPython's LogRecord has, in CPython's order. */
+export const RECORD_KEYS: readonly string[] = Object.freeze([
+  "name",
+  "msg",
+  "args",
+  "levelname",
+  "levelno",
+  "pathname",
+  "filename",
+  "module",
+  "exc_info",
+  "exc_text",
+  "stack_info",
+  "lineno",
+  "funcName",
+  "created",
+  "msecs",
+  "relativeCreated",
+  "thread",
+  "threadName",
+  "processName",
+  "process",
+  "taskName",
+]);
+const STANDARD = new Set(RECORD_KEYS);
+
+const UNKNOWN_FILE = "(unknown file)";
+const UNKNOWN_MODULE = "Unknown module";
+const UNKNOWN_FUNCTION = "(unknown function)";
+const MS_PER_S = 1000;
+/** When this module was loaded, as CPython's `logging._startTime`. */
+const START_MS = Date.now();
+
+const threadName: string = (() => {
+  const g = globalThis as { WorkerGlobalScope?: unknown; name?: unknown };
+  return g.WorkerGlobalScope !== undefined && typeof g.name === "string" &&
+      g.name !== ""
+    ? g.name
+    : "MainThread";
+})();
+
+/** Records made by makeLogRecord: makePickle need not fill them again. */
+const complete = new WeakSet<object>();
+
+/**
+ * Builds a complete record dict from a partial one, filling every key as
+ * CPython's `LogRecord` would, with CPython's own sentinels where a value is
+ * unknown. Keys of `init` that are not LogRecord attributes, and the keys of
+ * `extra`, become extra keys. An `extra` key never replaces a standard key
+ * or a key of `init`: it is kept under its name plus `_` instead.
+ *
+ * @example Fill a record
+ * ```ts
+ * import { makeLogRecord } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * const r = makeLogRecord({ name: "app", levelname: "WARN", msg: "disk low" });
+ * equal(r.levelname, "WARNING");
+ * equal(r.levelno, 30);
+ * equal(r.funcName, "(unknown function)");
+ * ```
+ *
+ * @param init Any part of a record.
+ * @param extra Extra attributes, as Python's `extra=`.
+ * @returns A complete record dict.
+ */
+export function makeLogRecord(
+  init: LogRecordInit = {},
+  extra?: Readonly<Record<string, unknown>>,
+): LogRecordDict {
+  let levelno: number;
+  let levelname: string;
+  if (typeof init.levelno === "number") {
+    levelno = init.levelno;
+    levelname = typeof init.levelname === "string"
+      ? canonicalLevelName(init.levelname)
+      : getLevelName(levelno);
+  } else if (typeof init.levelname === "string") {
+    levelname = canonicalLevelName(init.levelname);
+    levelno = NAME_LEVELS[levelname] ?? parseLevelN(levelname);
+  } else {
+    levelno = NOTSET;
+    levelname = getLevelName(NOTSET);
+  }
+  const created = init.created instanceof Date
+    ? init.created.getTime() / MS_PER_S
+    : typeof init.created === "number"
+    ? init.created
+    : Date.now() / MS_PER_S;
+  const createdMs = created * MS_PER_S;
+  const pathname = typeof init.pathname === "string"
+    ? toPath(init.pathname)
+    : UNKNOWN_FILE;
+  const filename = init.filename ??
+    (pathname === UNKNOWN_FILE ? UNKNOWN_FILE : basename(pathname));
+  const module = init.module ??
+    (pathname === UNKNOWN_FILE ? UNKNOWN_MODULE : stripExtension(filename));
+  const excInfo = init.exc_info;
+  const record: LogRecordDict = {
+    name: init.name ?? "root",
+    msg: init.msg ?? "",
+    args: init.args ?? null,
+    levelname,
+    levelno,
+    pathname,
+    filename,
+    module,
+    exc_info: null,
+    exc_text: init.exc_text ??
+      (excInfo instanceof Error ? formatError(excInfo) : null),
+    stack_info: init.stack_info ?? null,
+    lineno: init.lineno ?? 0,
+    funcName: init.funcName ?? UNKNOWN_FUNCTION,
+    created,
+    msecs: init.msecs ?? Math.floor(createdMs) % MS_PER_S,
+    relativeCreated: init.relativeCreated ?? createdMs - START_MS,
+    thread: init.thread ?? 0,
+    threadName: init.threadName ?? threadName,
+    processName: init.processName ?? "MainProcess",
+    process: init.process ?? Deno.pid,
+    taskName: init.taskName ?? null,
+  };
+  for (const key in init) {
+    if (!STANDARD.has(key) && Object.hasOwn(init, key)) record[key] = init[key];
+  }
+  if (extra !== undefined) {
+    for (const key in extra) {
+      if (!Object.hasOwn(extra, key)) continue;
+      let name = key;
+      while (STANDARD.has(name) || Object.hasOwn(record, name)) name += "_";
+      record[name] = extra[key];
+    }
+  }
+  complete.add(record);
+  return record;
+}
+
+function parseLevelN(name: string): number {
+  const m = LEVEL_N.exec(name);
+  return m ? Number(m[1]) : NOTSET;
+}
+
+/** A `file:` URL becomes a path; anything else is kept. */
+function toPath(pathname: string): string {
+  if (!pathname.startsWith("file://")) return pathname;
+  try {
+    return decodeURIComponent(new URL(pathname).pathname);
+  } catch {
+    return pathname;
+  }
+}
+
+function basename(path: string): string {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return cut < 0 ? path : path.slice(cut + 1);
+}
+
+function stripExtension(filename: string): string {
+  const dot = filename.lastIndexOf(".");
+  return dot <= 0 ? filename : filename.slice(0, dot);
+}
+
+/**
+ * The message of a record, as Python's `LogRecord.getMessage()`: `msg` as a
+ * string, %-formatted with `args` when there are any (`"%s took %.1f ms"`
+ * with `["GET", 1.25]`; `"%(user)s"` with `{ user: "ann" }`).
+ *
+ * @example Format a message
+ * ```ts
+ * import { getMessage } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(getMessage({ msg: "%s took %.1f ms", args: ["GET", 1.25] }), "GET took 1.2 ms");
+ * ```
+ *
+ * @param record A record, or any object with `msg` and `args`.
+ * @returns The message text.
+ * @throws {TypeError} When the format and the arguments do not match, as Python's `%` does.
+ */
+export function getMessage(record: { msg?: unknown; args?: unknown }): string {
+  const msg = record.msg;
+  const text = typeof msg === "string" ? msg : str(msg);
+  const args = record.args;
+  if (args === null || args === undefined) return text;
+  if (Array.isArray(args)) {
+    return args.length === 0 ? text : percentFormat(text, args, null);
+  }
+  if (typeof args === "object" && !(args instanceof Date)) {
+    return Object.keys(args).length === 0 && !(args instanceof Map)
+      ? text
+      : percentFormat(text, null, args as Record<string, unknown>);
+  }
+  return args === "" || args === 0 || args === false
+    ? text
+    : percentFormat(text, [args], null);
+}
+
+/** Python's `str()` of a value, as near as JavaScript has it. */
+function str(v: unknown): string {
+  if (v === null || v === undefined) return "None";
+  if (v === true) return "True";
+  if (v === false) return "False";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (v instanceof Error) return v.message;
+  if (typeof v === "object") {
+    try {
+      return Deno.inspect(v, { depth: 4, colors: false });
+    } catch {
+      return safeString(v);
+    }
+  }
+  return safeString(v);
+}
+
+const SPEC =
+  /%(?:\(([^)]*)\))?([#0\- +]*)(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])/g;
+
+/** Python's `format % args` for the conversions logging messages use. */
+function percentFormat(
+  format: string,
+  args: readonly unknown[] | null,
+  mapping: Record<string, unknown> | null,
+): string {
+  let next = 0;
+  const take = (): unknown => {
+    if (args === null || next >= args.length) {
+      throw new TypeError("not enough arguments for format string");
+    }
+    return args[next++];
+  };
+  let out = "";
+  let last = 0;
+  SPEC.lastIndex = 0;
+  for (let m = SPEC.exec(format); m !== null; m = SPEC.exec(format)) {
+    out += format.slice(last, m.index);
+    last = SPEC.lastIndex;
+    const [, key, flags, widthSpec, precSpec, conv] = m;
+    if (conv === "%" && key === undefined) {
+      out += "%";
+      continue;
+    }
+    const width = widthSpec === "*"
+      ? Number(take())
+      : widthSpec
+      ? Number(widthSpec)
+      : 0;
+    const prec = precSpec === "*"
+      ? Number(take())
+      : precSpec
+      ? Number(precSpec)
+      : -1;
+    let value: unknown;
+    if (key !== undefined) {
+      if (mapping === null) throw new TypeError("format requires a mapping");
+      value = mapping instanceof Map ? mapping.get(key) : mapping[key];
+      if (value === undefined && !(key in mapping)) {
+        throw new TypeError(`KeyError: '${key}'`);
+      }
+    } else {
+      value = take();
+    }
+    out += pad(convert(conv, value, flags, prec), width, flags, conv);
+  }
+  if (args !== null && next < args.length && mapping === null) {
+    throw new TypeError("not all arguments converted during string formatting");
+  }
+  return out + format.slice(last);
+}
+
+function convert(
+  conv: string,
+  value: unknown,
+  flags: string,
+  prec: number,
+): string {
+  switch (conv) {
+    case "s":
+    case "r":
+    case "a": {
+      const s = conv === "s" ? str(value) : repr(value);
+      return prec >= 0 ? s.slice(0, prec) : s;
+    }
+    case "c":
+      return typeof value === "number"
+        ? String.fromCodePoint(value)
+        : str(value);
+    case "%":
+      return "%";
+  }
+  const n = toNumber(value, conv);
+  const sign = (x: number | bigint) =>
+    x < 0 || Object.is(x, -0)
+      ? "-"
+      : flags.includes("+")
+      ? "+"
+      : flags.includes(" ")
+      ? " "
+      : "";
+  switch (conv) {
+    case "d":
+    case "i":
+    case "u": {
+      const i = typeof n === "bigint" ? n : Math.trunc(n);
+      return sign(i) + (i < 0 ? -i : i).toString();
+    }
+    case "o":
+    case "x":
+    case "X": {
+      const i = typeof n === "bigint" ? n : Math.trunc(n);
+      const radix = conv === "o" ? 8 : 16;
+      let digits = (i < 0 ? -i : i).toString(radix);
+      if (conv === "X") digits = digits.toUpperCase();
+      const alt = flags.includes("#")
+        ? (conv === "o" ? "0o" : conv === "x" ? "0x" : "0X")
+        : "";
+      return sign(i) + alt + digits;
+    }
+  }
+  const x = Number(n);
+  const p = prec < 0 ? 6 : prec;
+  if (!Number.isFinite(x)) {
+    const t = Number.isNaN(x) ? "nan" : "inf";
+    return (x < 0 ? "-" : sign(1)) +
+      (conv === conv.toUpperCase() ? t.toUpperCase() : t);
+  }
+  let body: string;
+  const a = Math.abs(x);
+  switch (conv) {
+    case "f":
+    case "F":
+      body = fixed(a, p);
+      break;
+    case "e":
+    case "E":
+      body = exponential(a, p);
+      break;
+    default: { // g, G
+      const q = p === 0 ? 1 : p;
+      const exp = a === 0 ? 0 : Math.floor(Math.log10(a));
+      if (exp < -4 || exp >= q) {
+        body = exponential(a, q - 1);
+      } else {
+        body = fixed(a, Math.max(0, q - 1 - exp));
+      }
+      if (!flags.includes("#")) body = body.replace(/\.?0+(?=e|$)/, "");
+    }
+  }
+  if (conv === "E" || conv === "G") body = body.toUpperCase();
+  return sign(x) + body;
+}
+
+/** Digits JavaScript's toFixed/toExponential can give. */
+const MAX_DIGITS = 100;
+/** Digits past the precision that tell an exact tie from a near one. */
+const TIE_DIGITS = 30;
+
+/**
+ * `a.toFixed(p)` with Python's rounding: an exact tie goes to the even
+ * digit (JavaScript rounds it up).
+ */
+function fixed(a: number, p: number): string {
+  const s = a.toFixed(p);
+  if (p + TIE_DIGITS > MAX_DIGITS) return s;
+  const long = a.toFixed(p + TIE_DIGITS);
+  const dot = long.indexOf(".");
+  return roundHalfEven(
+    s,
+    long.slice(0, p === 0 ? dot : dot + 1 + p),
+    long.slice(dot + 1 + p),
+  );
+}
+
+/** `a.toExponential(p)` with Python's rounding and a 2-digit exponent. */
+function exponential(a: number, p: number): string {
+  let s = a.toExponential(p);
+  if (p + TIE_DIGITS <= MAX_DIGITS) {
+    const long = a.toExponential(p + TIE_DIGITS);
+    const e = long.indexOf("e");
+    const cut = p === 0 ? 1 : 2 + p;
+    const down = long.slice(0, cut) + long.slice(e);
+    s = roundHalfEven(s, down, long.slice(p === 0 ? 2 : cut, e));
+  }
+  return s.replace(/e([+-])(\d)$/, "e$10$2");
+}
+
+/** Picks the rounded-down form when the dropped digits are an exact half and it ends even. */
+function roundHalfEven(up: string, down: string, dropped: string): string {
+  if (!/^50*$/.test(dropped)) return up;
+  const digits = down.replace(/e.*$/, "");
+  const last = Number(digits[digits.length - 1]);
+  return last % 2 === 0 ? down : up;
+}
+
+function toNumber(value: unknown, conv: string): number | bigint {
+  if (typeof value === "number" || typeof value === "bigint") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  throw new TypeError(
+    `%${conv} format: a real number is required, not ${typeof value}`,
+  );
+}
+
+function pad(s: string, width: number, flags: string, conv: string): string {
+  if (s.length >= width) return s;
+  if (flags.includes("-")) return s.padEnd(width);
+  if (flags.includes("0") && !"srac".includes(conv)) {
+    const signed = /^[+\- ]/.test(s) ? 1 : 0;
+    return s.slice(0, signed) + s.slice(signed).padStart(width - signed, "0");
+  }
+  return s.padStart(width);
+}
+
+/** Python's `repr()` for the common cases. */
+function repr(v: unknown): string {
+  if (typeof v === "string") {
+    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
+    const body = v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(
+      /\r/g,
+      "\\r",
+    )
+      .replace(/\t/g, "\\t");
+    return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
+  }
+  return str(v);
+}
+
+/**
+ * The framed bytes CPython's `SocketHandler.makePickle` would send for a
+ * record: a 4-byte big-endian length, then a protocol-2 pickle of the
+ * record's dict with `msg` formatted by {@linkcode getMessage}, `args` and
+ * `exc_info` None and `message` left out. A partial record is first filled
+ * by {@linkcode makeLogRecord}.
+ *
+ * @example Frame a record
+ * ```ts
+ * import { makePickle } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * const frame = makePickle({ name: "app", msg: "hello %s", args: ["world"] });
+ * const length = new DataView(frame.buffer).getUint32(0);
+ * equal(length, frame.length - 4);
+ * ```
+ *
+ * @param record A record dict, or any part of one.
+ * @returns The frame: length prefix and pickle.
+ * @throws {TypeError} When `msg` and `args` do not format.
+ * @throws {RangeError} When the pickle would be longer than 2^32-1 bytes.
+ */
+export function makePickle(record: LogRecordInit): Uint8Array {
+  const full = complete.has(record) ? record : makeLogRecord(record);
+  const msg = getMessage(full as LogRecordDict);
+  const w = acquireWriter();
+  try {
+    w.ensure(FRAME_HEADER);
+    w.pos = FRAME_HEADER;
+    writeRecordPickle(w, full, msg);
+    w.view.setUint32(0, frameLength(w.pos - FRAME_HEADER), false);
+    return w.take();
+  } finally {
+    releaseWriter(w);
+  }
+}
+
+/** Bytes of the `>L` length prefix. */
+export const FRAME_HEADER = 4;
+
+/**
+ * Checks that a pickle of `length` bytes can be framed (`>L` holds at most
+ * 2^32-1) and returns the length.
+ *
+ * @throws {RangeError} When it cannot.
+ */
+export function frameLength(length: number): number {
+  if (length > MAX_UINT32) {
+    throw new RangeError(
+      `Record pickle is ${length} bytes; a frame holds at most ${MAX_UINT32} (2^32-1) bytes`,
+    );
+  }
+  return length;
+}

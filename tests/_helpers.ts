@@ -1,0 +1,68 @@
+// Shared test helpers: run CPython as the judge, seeded randomness, framing.
+
+/** Path of a helper script in tests/_py/. */
+export function pyScript(name: string): string {
+  return new URL(`./_py/${name}`, import.meta.url).pathname;
+}
+
+/** Runs python3 with `args`, feeding `input`; fails loudly on a non-zero exit. */
+export async function runPython(
+  args: string[],
+  input?: Uint8Array | string,
+): Promise<string> {
+  const child = new Deno.Command("python3", {
+    args,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      typeof input === "string" ? new TextEncoder().encode(input) : input,
+    );
+    await writer.close();
+  }
+  const out = await child.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(
+      `python3 ${args.join(" ")} exited ${out.code}:\n${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return stdout;
+}
+
+/** Concatenates byte arrays, each behind a 4-byte big-endian length. */
+export function lengthPrefixed(blobs: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const b of blobs) size += 4 + b.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let pos = 0;
+  for (const b of blobs) {
+    view.setUint32(pos, b.length);
+    out.set(b, pos + 4);
+    pos += 4 + b.length;
+  }
+  return out;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same values. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Hex of bytes. */
+export function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,212 @@
+// Records judged by CPython: makePickle's frames go through
+// logging.makeLogRecord(pickle.loads(...)) and a logging.Formatter.
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import {
+  getLevelName,
+  getLevelNo,
+  getMessage,
+  makeLogRecord,
+  makePickle,
+  RECORD_KEYS,
+  tuple,
+} from "../mod.ts";
+import { frameLength } from "../record.ts";
+import { lengthPrefixed, pyScript, runPython } from "./_helpers.ts";
+
+Deno.test("makeLogRecord fills every CPython key with CPython's sentinels", () => {
+  const r = makeLogRecord();
+  deepEqual(Object.keys(r), RECORD_KEYS);
+  equal(r.name, "root");
+  equal(r.msg, "");
+  equal(r.args, null);
+  equal(r.levelno, 0);
+  equal(r.levelname, "NOTSET");
+  equal(r.pathname, "(unknown file)");
+  equal(r.filename, "(unknown file)");
+  equal(r.module, "Unknown module");
+  equal(r.exc_info, null);
+  equal(r.exc_text, null);
+  equal(r.stack_info, null);
+  equal(r.lineno, 0);
+  equal(r.funcName, "(unknown function)");
+  ok(Math.abs(r.created - Date.now() / 1000) < 5);
+  equal(r.msecs, Math.floor(r.created * 1000) % 1000);
+  ok(r.relativeCreated >= 0);
+  equal(r.thread, 0);
+  equal(r.threadName, "MainThread");
+  equal(r.processName, "MainProcess");
+  equal(r.process, Deno.pid);
+  equal(r.taskName, null);
+});
+
+Deno.test("levels both ways: WARN is WARNING, trace 5, fatal 50, Level N", () => {
+  equal(makeLogRecord({ levelname: "WARN" }).levelno, 30);
+  equal(makeLogRecord({ levelname: "WARN" }).levelname, "WARNING");
+  equal(makeLogRecord({ levelname: "fatal" }).levelname, "CRITICAL");
+  equal(makeLogRecord({ levelno: 5 }).levelname, "TRACE");
+  equal(makeLogRecord({ levelno: 25 }).levelname, "Level 25");
+  equal(makeLogRecord({ levelname: "Level 25" }).levelno, 25);
+  equal(getLevelNo("critical"), 50);
+  equal(getLevelNo("trace"), 5);
+  equal(getLevelName(40), "ERROR");
+  throws(() => getLevelNo("LOUD"), /Unknown level/);
+});
+
+Deno.test("extras become keys and never replace standard ones", () => {
+  const r = makeLogRecord({ msg: "m", user: "ann" }, {
+    name: "x",
+    user: "bob",
+    n: 1,
+  });
+  equal(r.name, "root");
+  equal(r.name_, "x");
+  equal(r.user, "ann");
+  equal(r.user_, "bob");
+  equal(r.n, 1);
+  deepEqual(Object.keys(r).slice(RECORD_KEYS.length), [
+    "user",
+    "name_",
+    "user_",
+    "n",
+  ]);
+});
+
+Deno.test("pathname from a file: URL; filename and module derived", () => {
+  const r = makeLogRecord({ pathname: "file:///srv/app/my%20mod.ts" });
+  equal(r.pathname, "/srv/app/my mod.ts");
+  equal(r.filename, "my mod.ts");
+  equal(r.module, "my mod");
+});
+
+Deno.test("an Error in exc_info becomes exc_text", () => {
+  const r = makeLogRecord({ exc_info: new RangeError("bad range") });
+  equal(r.exc_info, null);
+  ok(r.exc_text?.startsWith("RangeError: bad range\n    at "));
+});
+
+Deno.test("getMessage formats like Python's % operator", async () => {
+  const cases: [string, unknown[] | Record<string, unknown>][] = [
+    ["%s took %.1f ms", ["GET", 1.25]],
+    ["%d items, %5.2f%%, %-6s|", [42, 3.14159, "ab"]],
+    ["%x %X %o %#x %+d % d", [255, 255, 8, 255, 5, 7]],
+    ["%e %g %g %g %G", [12345.678, 0.0001, 123456789, 1.5, 1e-10]],
+    ["%.1f %.1f %.0f %.0f %.2f %.1e %.0e %g", [
+      0.25,
+      0.35,
+      0.5,
+      1.5,
+      2.675,
+      1.25,
+      2.5,
+      0.00001234,
+    ]],
+    ["%(user)s logged in from %(ip)s", { user: "ann", ip: "10.0.0.1" }],
+    ["%r and %s", ["it's", null]],
+    ["%05d|%-5d|%5s", [-42, 7, "x"]],
+    ["%s %s", [true, false]],
+    ["%.3s", ["abcdef"]],
+    ["%c%c", [65, "z"]],
+  ];
+  const ours = cases.map(([msg, args]) => getMessage({ msg, args }));
+  const script = `
+import json, sys
+cases = json.load(sys.stdin)
+for fmt, args in cases:
+    print(fmt % (tuple(args) if isinstance(args, list) else args))
+`;
+  const theirs = (await runPython(["-c", script], JSON.stringify(cases))).split(
+    "\n",
+  );
+  for (let i = 0; i < cases.length; i++) {
+    equal(ours[i], theirs[i], `case ${i}: ${cases[i][0]}`);
+  }
+  throws(
+    () => getMessage({ msg: "%s %s", args: ["one"] }),
+    /not enough arguments/,
+  );
+  throws(
+    () => getMessage({ msg: "%s", args: ["one", "two"] }),
+    /not all arguments/,
+  );
+  equal(getMessage({ msg: { a: 1 } }), "{ a: 1 }");
+  equal(getMessage({ msg: "no args %s", args: [] }), "no args %s");
+});
+
+Deno.test("a frame over 2^32-1 bytes is refused, never wrapped", () => {
+  equal(frameLength(0xffffffff), 0xffffffff);
+  throws(
+    () => frameLength(0x100000000),
+    /at most 4294967295 \(2\^32-1\) bytes/,
+  );
+});
+
+Deno.test("CPython's makeLogRecord(pickle.loads(frame)) gives our records back", async () => {
+  const err = new Error("boom");
+  const records = [
+    makeLogRecord({
+      name: "bench",
+      msg: "request %d handled in %.3f ms for user %s",
+      args: [1, 1.5, "alice"],
+      levelno: 20,
+      pathname: "/srv/app/main.ts",
+      lineno: 42,
+      funcName: "handle",
+      created: 1700000000,
+    }),
+    makeLogRecord({
+      name: "app.db",
+      levelname: "ERROR",
+      msg: "failed",
+      exc_info: err,
+    }, {
+      user: "ann",
+      tags: ["a", "b"],
+      pair: tuple(1, "x"),
+      when: new Date(0),
+      nested: { ok: true, n: 12345678901234567890n },
+    }),
+    makeLogRecord({ msg: "with message key", message: "stale" }),
+  ];
+  const frames = records.map((r) => makePickle(r));
+  for (const f of frames) {
+    equal(new DataView(f.buffer).getUint32(0), f.length - 4);
+    deepEqual(f.subarray(4, 6), new Uint8Array([0x80, 2]));
+  }
+  const out = await runPython(
+    [pyScript("record_judge.py")],
+    lengthPrefixed(frames.map((f) => f.subarray(4))),
+  );
+  const judged = out.trim().split("\n").map((l) => JSON.parse(l));
+  equal(judged.length, records.length);
+
+  const [a, b, c] = judged;
+  equal(a.getMessage, "request 1 handled in 1.500 ms for user alice");
+  equal(
+    a.formatted,
+    "bench INFO main.ts:42 handle request 1 handled in 1.500 ms for user alice",
+  );
+  equal(a.dict.args, null);
+  equal(a.types.created, "float");
+  equal(a.types.msecs, "float");
+  equal(a.types.relativeCreated, "float");
+  equal(a.types.lineno, "int");
+  equal(a.dict.created, 1700000000);
+  deepEqual(a.keys.slice(0, RECORD_KEYS.length), RECORD_KEYS);
+  for (const key of RECORD_KEYS) {
+    if (key === "msg" || key === "args") continue;
+    deepEqual(a.dict[key], records[0][key], key);
+  }
+
+  equal(b.dict.name, "app.db");
+  equal(b.dict.levelno, 40);
+  equal(b.dict.exc_text, err.stack);
+  ok(b.formatted.includes("Error: boom\n    at "), b.formatted);
+  equal(b.dict.user, "ann");
+  deepEqual(b.dict.tags, ["a", "b"]);
+  equal(b.types.pair, "tuple");
+  equal(b.dict.when, 0);
+  deepEqual(b.dict.nested, { ok: true, n: "12345678901234567890" });
+
+  equal(c.keys.includes("message"), false);
+  equal(c.getMessage, "with message key");
+});
