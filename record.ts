@@ -618,7 +618,7 @@ function repr(v: unknown): string {
  * import { equal } from "node:assert/strict";
  *
  * const frame = makePickle({ name: "app", msg: "hello %s", args: ["world"] });
- * const length = new DataView(frame.buffer).getUint32(0);
+ * const length = new DataView(frame.buffer, frame.byteOffset).getUint32(0);
  * equal(length, frame.length - 4);
  * ```
  *
@@ -633,9 +633,14 @@ export function makePickle(record: LogRecordInit): Uint8Array {
   const w = acquireWriter();
   try {
     w.ensure(FRAME_HEADER);
-    w.pos = FRAME_HEADER;
+    w.pos += FRAME_HEADER;
     writeRecordPickle(w, full, msg);
-    w.view.setUint32(0, frameLength(w.pos - FRAME_HEADER), false);
+    // The slab may have moved while writing: the frame starts at w.start.
+    w.view.setUint32(
+      w.start,
+      frameLength(w.pos - w.start - FRAME_HEADER),
+      false,
+    );
     return w.take();
   } finally {
     releaseWriter(w);

@@ -17,10 +17,10 @@ export type PickleTuple<T = unknown> = readonly T[] & {
  * @example Encode a tuple
  * ```ts
  * import { dumps, tuple } from "@pysocklog/pysocklog";
- * import { assertEquals } from "node:assert/strict";
+ * import { equal } from "node:assert/strict";
  *
  * const bytes = dumps(tuple(1, 2));
- * assertEquals(bytes.at(-2), 0x86); // TUPLE2
+ * equal(bytes[6], 0x86); // K 1, K 2, then TUPLE2
  * ```
  *
  * @param items The tuple's items, in order.

@@ -69,7 +69,6 @@ const TUPLE = 1;
 const OBJECT = 2;
 const MAP = 3;
 const SET = 4;
-const RECORD = 5;
 
 /** Batch state of a frame: none open, a single item open, a MARK open. */
 const CLOSED = 0;
@@ -78,13 +77,10 @@ const MARKED = 2;
 /** Tuples have no batches. */
 const UNBATCHED = 3;
 
-/** Record keys that CPython always holds as floats. */
-const FLOAT_KEYS = new Set(["created", "msecs", "relativeCreated"]);
-
 interface Frame {
   kind: number;
   obj: object;
-  /** List items, dict keys (OBJECT/RECORD) or flattened map entries. */
+  /** List items, dict keys (OBJECT) or flattened map entries. */
   items: readonly unknown[];
   /** Number of slots: items, or 2 per dict entry. */
   n: number;
@@ -94,8 +90,6 @@ interface Frame {
   open: number;
   /** Slot at which the open batch ends. */
   end: number;
-  /** RECORD only: the formatted message. */
-  msg?: string;
 }
 
 /** Per-call encoder state: the memo, keyed by object identity. */
@@ -124,7 +118,7 @@ export function dumps(value: unknown): Uint8Array {
   const w = acquireWriter();
   try {
     w.bytes2(op.PROTO, PROTOCOL);
-    encode(w, value, null);
+    encodeValue(w, value, new Map());
     w.byte(op.STOP);
     return w.take();
   } finally {
@@ -134,17 +128,20 @@ export function dumps(value: unknown): Uint8Array {
 
 let sharedWriter: Writer | null = null;
 
-/** The module's reusable writer, or a fresh one while it is in use. */
+/**
+ * The module's writer, or a fresh one while it is in use (a value's
+ * `toString` may call the encoder again).
+ */
 export function acquireWriter(): Writer {
   const w = sharedWriter ?? new Writer();
   sharedWriter = null;
-  w.pos = 0;
+  w.pos = w.start; // drop what a failed call left behind
   return w;
 }
 
-/** Gives a writer back for reuse (a huge one is let go). */
+/** Gives the writer back. */
 export function releaseWriter(w: Writer): void {
-  if (w.buf.length <= 1 << 20) sharedWriter = w;
+  sharedWriter = w;
 }
 
 /**
@@ -152,30 +149,139 @@ export function releaseWriter(w: Writer): void {
  * the record's own keys in order, `msg` replaced by the formatted message,
  * `args` and `exc_info` by None, `message` left out, and `created`, `msecs`,
  * `relativeCreated` always as floats. Writes PROTO and STOP too.
+ *
+ * This is the hot path of every handler: scalar values are written inline
+ * and the memo is only made when a value is a container.
  */
 export function writeRecordPickle(
   w: Writer,
   record: Readonly<Record<string, unknown>>,
   msg: string,
 ): void {
-  w.bytes2(op.PROTO, PROTOCOL);
-  encode(w, record, msg);
-  w.byte(op.STOP);
+  w.ensure(RECORD_HEAD.length);
+  w.buf.set(RECORD_HEAD, w.pos);
+  w.pos += RECORD_HEAD.length;
+  let memo: Memo | null = null;
+  let inBatch = 0;
+  let std = 0; // index into STANDARD_KEYS while the record follows CPython's order
+  for (const key in record) {
+    const fast = std < STANDARD_KEYS.length && key === STANDARD_KEYS[std];
+    if (!fast && (key === "message" || !Object.hasOwn(record, key))) continue;
+    if (inBatch === op.BATCH_SIZE) {
+      w.bytes2(op.SETITEMS, op.MARK);
+      inBatch = 0;
+    }
+    inBatch++;
+    let action: number;
+    if (fast) {
+      // A standard key in its usual place: its bytes are ready.
+      action = STANDARD_ACTIONS[std];
+      const bytes = STANDARD_KEY_BYTES[std++];
+      const n = bytes.length;
+      w.ensure(n);
+      const buf = w.buf;
+      let p = w.pos;
+      for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+      w.pos = p;
+    } else {
+      action = actionOf(key);
+      w.byte(op.BINUNICODE);
+      w.lengthPrefixedUtf8(key);
+    }
+    let v = record[key];
+    if (action === AS_MESSAGE) {
+      v = msg;
+    } else if (action === AS_NONE) {
+      v = null;
+    } else if (action === AS_FLOAT && typeof v === "number") {
+      writeFloat(w, v);
+      continue;
+    }
+    if (typeof v === "object" && v !== null) {
+      if (memo === null) memo = new Map([[record, 0]]);
+      encodeValue(w, v, memo);
+    } else {
+      put(w, v, EMPTY_MEMO, NO_STACK);
+    }
+  }
+  w.bytes2(op.SETITEMS, op.STOP);
 }
 
-function encode(w: Writer, root: unknown, recordMsg: string | null): void {
-  const memo: Memo = new Map();
-  const stack: Frame[] = [];
-  if (recordMsg !== null) {
-    w.byte(op.EMPTY_DICT);
-    memoize(w, memo, root as object);
-    const keys = Object.keys(root as object).filter((k) => k !== "message");
-    if (keys.length === 0) return;
-    stack.push(frame(RECORD, root as object, keys, keys.length * 2));
-    stack[0].msg = recordMsg;
-  } else if (!put(w, root, memo, stack)) {
-    return;
+// What writeRecordPickle does with a key's value.
+const AS_IS = 0;
+/** `msg`: the formatted message. */
+const AS_MESSAGE = 1;
+/** `args`, `exc_info`: None. */
+const AS_NONE = 2;
+/** `created`, `msecs`, `relativeCreated`: always a float. */
+const AS_FLOAT = 3;
+
+function actionOf(key: string): number {
+  switch (key) {
+    case "msg":
+      return AS_MESSAGE;
+    case "args":
+    case "exc_info":
+      return AS_NONE;
+    case "created":
+    case "msecs":
+    case "relativeCreated":
+      return AS_FLOAT;
+    default:
+      return AS_IS;
   }
+}
+
+/** CPython's LogRecord keys in CPython's order (as record.ts builds them). */
+const STANDARD_KEYS = [
+  "name",
+  "msg",
+  "args",
+  "levelname",
+  "levelno",
+  "pathname",
+  "filename",
+  "module",
+  "exc_info",
+  "exc_text",
+  "stack_info",
+  "lineno",
+  "funcName",
+  "created",
+  "msecs",
+  "relativeCreated",
+  "thread",
+  "threadName",
+  "processName",
+  "process",
+  "taskName",
+];
+const STANDARD_ACTIONS = STANDARD_KEYS.map(actionOf);
+/** Each standard key as a whole BINUNICODE opcode: `X`, length, UTF-8. */
+const STANDARD_KEY_BYTES = STANDARD_KEYS.map((key) => {
+  const w = new Writer(64);
+  w.byte(op.BINUNICODE);
+  w.lengthPrefixedUtf8(key);
+  return w.take();
+});
+
+/** PROTO 2, EMPTY_DICT, BINPUT 0, MARK: how every record pickle starts. */
+const RECORD_HEAD = new Uint8Array([
+  op.PROTO,
+  PROTOCOL,
+  op.EMPTY_DICT,
+  op.BINPUT,
+  0,
+  op.MARK,
+]);
+/** Scalars never touch the memo or the stack: these stay empty. */
+const EMPTY_MEMO: Memo = new Map();
+const NO_STACK: Frame[] = [];
+
+/** Encodes one value (iteratively: nesting is not bounded by the JS stack). */
+function encodeValue(w: Writer, root: unknown, memo: Memo): void {
+  const stack: Frame[] = [];
+  if (!put(w, root, memo, stack)) return;
   outer: while (stack.length > 0) {
     const f = stack[stack.length - 1];
     for (;;) {
@@ -189,35 +295,11 @@ function encode(w: Writer, root: unknown, recordMsg: string | null): void {
       }
       if (f.open === CLOSED) openBatch(w, f);
       const slot = f.i++;
-      let item: unknown;
-      switch (f.kind) {
-        case LIST:
-        case TUPLE:
-        case SET:
-        case MAP:
-          item = f.items[slot];
-          break;
-        case OBJECT:
-          item = (slot & 1) === 0
-            ? f.items[slot >> 1]
-            : (f.obj as Record<string, unknown>)[f.items[slot >> 1] as string];
-          break;
-        default: { // RECORD
-          const key = f.items[slot >> 1] as string;
-          if ((slot & 1) === 0) {
-            item = key;
-            break;
-          }
-          item = (f.obj as Record<string, unknown>)[key];
-          if (key === "msg") item = f.msg;
-          else if (key === "args" || key === "exc_info") item = null;
-          else if (typeof item === "number" && FLOAT_KEYS.has(key)) {
-            w.byte(op.BINFLOAT);
-            w.float64be(item);
-            continue;
-          }
-        }
-      }
+      const item = f.kind === OBJECT
+        ? (slot & 1) === 0
+          ? f.items[slot >> 1]
+          : (f.obj as Record<string, unknown>)[f.items[slot >> 1] as string]
+        : f.items[slot];
       if (put(w, item, memo, stack)) continue outer;
     }
   }
@@ -234,7 +316,7 @@ function frame(
 
 /** Starts a batch of APPENDS/SETITEMS, as CPython's `_batch_appends`. */
 function openBatch(w: Writer, f: Frame): void {
-  const per = f.kind === OBJECT || f.kind === MAP || f.kind === RECORD ? 2 : 1;
+  const per = f.kind === OBJECT || f.kind === MAP ? 2 : 1;
   const size = Math.min(op.BATCH_SIZE * per, f.n - f.i);
   f.end = f.i + size;
   if (size > per) {
@@ -246,7 +328,7 @@ function openBatch(w: Writer, f: Frame): void {
 }
 
 function closeBatch(w: Writer, f: Frame): void {
-  const dict = f.kind === OBJECT || f.kind === MAP || f.kind === RECORD;
+  const dict = f.kind === OBJECT || f.kind === MAP;
   if (f.open === MARKED) w.byte(dict ? op.SETITEMS : op.APPENDS);
   else if (f.open === SINGLE) w.byte(dict ? op.SETITEM : op.APPEND);
   f.open = CLOSED;

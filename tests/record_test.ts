@@ -169,7 +169,7 @@ Deno.test("CPython's makeLogRecord(pickle.loads(frame)) gives our records back",
   ];
   const frames = records.map((r) => makePickle(r));
   for (const f of frames) {
-    equal(new DataView(f.buffer).getUint32(0), f.length - 4);
+    equal(new DataView(f.buffer, f.byteOffset).getUint32(0), f.length - 4);
     deepEqual(f.subarray(4, 6), new Uint8Array([0x80, 2]));
   }
   const out = await runPython(
@@ -209,4 +209,41 @@ Deno.test("CPython's makeLogRecord(pickle.loads(frame)) gives our records back",
 
   equal(c.keys.includes("message"), false);
   equal(c.getMessage, "with message key");
+});
+
+Deno.test("records with over 1,000 keys, keys out of CPython's order, and a self-reference", async () => {
+  const big: Record<string, unknown> = {};
+  for (let i = 0; i < 2500; i++) big[`k${i}`] = i;
+  const reordered = { created: 1, msg: "m", name: "x", ...big };
+  const selfRef = makeLogRecord({ msg: "self" });
+  selfRef.me = selfRef;
+  selfRef.list = [selfRef];
+  const frames = [makeLogRecord({ msg: "many" }, big), reordered, selfRef].map((
+    r,
+  ) => makePickle(r));
+  const script = `
+import pickle, struct, sys, json
+data = sys.stdin.buffer.read(); pos = 0
+while pos < len(data):
+    (n,) = struct.unpack(">L", data[pos:pos+4]); d = pickle.loads(data[pos+4:pos+4+n]); pos += 4 + n
+    print(json.dumps([len(d), d.get("k2499"), d["msg"], type(d["created"]).__name__,
+                      d.get("me") is d, d.get("list", [None])[0] is d]))
+`;
+  const out = (await runPython(
+    ["-c", script],
+    lengthPrefixed(frames.map((f) => f.subarray(4))),
+  )).trim()
+    .split("\n").map((l) => JSON.parse(l));
+  deepEqual(out[0], [
+    RECORD_KEYS.length + 2500,
+    2499,
+    "many",
+    "float",
+    false,
+    false,
+  ]);
+  deepEqual(out[1][1], 2499);
+  deepEqual(out[1][2], "m");
+  deepEqual(out[1][3], "float");
+  deepEqual(out[2].slice(4), [true, true]);
 });
