@@ -19,6 +19,7 @@
  * @module
  */
 
+export { type CallerInfo, findCaller } from "./caller.ts";
 export { dumps, type PickleValue } from "./pickle/encode.ts";
 export {
   isTuple,
