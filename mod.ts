@@ -68,3 +68,20 @@ export const DEFAULT_TCP_LOGGING_PORT = 9020;
  * ```
  */
 export const DEFAULT_UDP_LOGGING_PORT = 9021;
+
+export {
+  type Filter,
+  Handler,
+  type HandlerOptions,
+  type HandlerStats,
+} from "./handlers/handler.ts";
+export {
+  SocketHandler,
+  type SocketHandlerOptions,
+  type TlsOptions,
+} from "./handlers/socket.ts";
+export {
+  DatagramHandler,
+  type DatagramHandlerOptions,
+  MAX_DATAGRAM_BYTES,
+} from "./handlers/datagram.ts";

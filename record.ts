@@ -316,6 +316,14 @@ export function makeLogRecord(
   return record;
 }
 
+/**
+ * The record itself when {@linkcode makeLogRecord} made it, else a record
+ * made from it.
+ */
+export function toLogRecord(record: LogRecordInit): LogRecordDict {
+  return complete.has(record) ? record as LogRecordDict : makeLogRecord(record);
+}
+
 function parseLevelN(name: string): number {
   const m = LEVEL_N.exec(name);
   return m ? Number(m[1]) : NOTSET;
@@ -628,8 +636,8 @@ function repr(v: unknown): string {
  * @throws {RangeError} When the pickle would be longer than 2^32-1 bytes.
  */
 export function makePickle(record: LogRecordInit): Uint8Array {
-  const full = complete.has(record) ? record : makeLogRecord(record);
-  const msg = getMessage(full as LogRecordDict);
+  const full = toLogRecord(record);
+  const msg = getMessage(full);
   const w = acquireWriter();
   try {
     w.ensure(FRAME_HEADER);

@@ -1,0 +1,409 @@
+// Copyright the pysocklog authors. MIT license.
+/**
+ * `SocketHandler`: CPython's `logging.handlers.SocketHandler` on Deno
+ * streams (TCP, TLS, Unix socket), with an async send loop and CPython's
+ * retry backoff as a timer.
+ *
+ * @module
+ */
+
+import { Handler, type HandlerOptions, TransmitError } from "./handler.ts";
+import { joinFrames } from "./_queue.ts";
+
+/** TLS settings of a {@linkcode SocketHandler}. */
+export interface TlsOptions {
+  /**
+   * PEM certificates of the CAs to trust, besides the system's. The
+   * receiver's certificate is always verified.
+   *
+   * @default {undefined}
+   */
+  caCerts?: string[];
+  /**
+   * The name the certificate must carry, when it is not `host`.
+   *
+   * @default {undefined}
+   */
+  hostname?: string;
+}
+
+/** Options of {@linkcode SocketHandler}. */
+export interface SocketHandlerOptions extends HandlerOptions {
+  /**
+   * CPython's `closeOnError`: a socket error closes the socket silently and
+   * the next attempt reopens it. When false, socket errors are reported
+   * through `handleError` too.
+   *
+   * @default {true}
+   */
+  closeOnError?: boolean;
+  /**
+   * Seconds before the first retry after a failed connection.
+   *
+   * @default {1}
+   */
+  retryStart?: number;
+  /**
+   * Most seconds between retries.
+   *
+   * @default {30}
+   */
+  retryMax?: number;
+  /**
+   * What each further failure multiplies the wait by.
+   *
+   * @default {2}
+   */
+  retryFactor?: number;
+  /**
+   * CPython's behaviour while the receiver is down: records emitted after a
+   * failed connection attempt, until a connection succeeds, are dropped
+   * (and counted) instead of queued.
+   *
+   * @default {false}
+   */
+  dropWhileDown?: boolean;
+  /**
+   * Connect with TLS (`true`, or settings). The certificate is verified.
+   *
+   * @default {false}
+   */
+  tls?: boolean | TlsOptions;
+  /**
+   * Milliseconds one connection attempt may take (CPython's `makeSocket`
+   * timeout is 1 s).
+   *
+   * @default {1_000}
+   */
+  connectTimeout?: number;
+  /**
+   * Milliseconds a program that has finished keeps running to deliver
+   * records still queued while the receiver is unreachable. (Records keep
+   * the program running while they are being written; an idle handler never
+   * does.)
+   *
+   * @default {2_000}
+   */
+  exitTimeout?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
+const DEFAULT_EXIT_TIMEOUT_MS = 2_000;
+const READ_BUFFER = 512;
+
+function isSocketError(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionRefused ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.TimedOut ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.UnexpectedEof ||
+    error instanceof TransmitError;
+}
+
+/**
+ * Sends records to a Python `SocketHandler` receiver (the logging
+ * cookbook's socket server, or `listen()` of this package) as CPython's
+ * `logging.handlers.SocketHandler` does: each record a 4-byte length and a
+ * pickle of its dict.
+ *
+ * Unlike CPython's, it never blocks the caller: `emit()` queues the frame
+ * and one send loop writes the queue in batches. The connection is opened
+ * on the first record; when it fails or is lost, CPython's backoff applies
+ * (`retryStart`, ×`retryFactor`, up to `retryMax` seconds) but as a timer,
+ * and records wait in the bounded queue meanwhile.
+ *
+ * Permissions: `--allow-net` (TCP, TLS); `--allow-read --allow-write` for a
+ * Unix socket.
+ *
+ * @example Log to the cookbook's receiver
+ * ```ts ignore
+ * import { SocketHandler } from "@pysocklog/pysocklog";
+ *
+ * await using handler = new SocketHandler("localhost", 9020);
+ * handler.handle({ name: "app", levelname: "INFO", msg: "hello %s", args: ["python"] });
+ * ```
+ */
+export class SocketHandler extends Handler {
+  /** Receiver host, or the Unix socket path when `port` is null. */
+  readonly host: string;
+  /** Receiver port; null for a Unix socket. */
+  readonly port: number | null;
+  /** CPython's `closeOnError`. */
+  closeOnError: boolean;
+  /** Seconds before the first retry. */
+  retryStart: number;
+  /** Most seconds between retries. */
+  retryMax: number;
+  /** Factor between retries. */
+  retryFactor: number;
+  /** When the next connection attempt may be made (epoch seconds), or null: now. */
+  retryTime: number | null = null;
+  /** Seconds of the current wait between attempts. */
+  retryPeriod: number;
+  /** The open connection, if any. */
+  sock: Deno.Conn | null = null;
+  /** Whether records are dropped while the receiver is down. */
+  readonly dropWhileDown: boolean;
+  /** TLS settings, if connecting with TLS. */
+  readonly tls: TlsOptions | null;
+  /** Milliseconds one connection attempt may take. */
+  readonly connectTimeout: number;
+  /** Milliseconds a finished program waits for records while the receiver is down. */
+  readonly exitTimeout: number;
+
+  #connections = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #scratch = { buf: new Uint8Array(0) };
+  #exitDeadline: number | null = null;
+  #exitTimer: ReturnType<typeof setTimeout> | undefined;
+  #onBeforeUnload = (event: Event) => this.#beforeUnload(event);
+
+  /**
+   * Makes the handler; nothing connects until the first record.
+   *
+   * @param host Receiver host name or address; with `port` null, a Unix socket path.
+   * @param port Receiver port (CPython's default is 9020), or null for a Unix socket.
+   * @param options Queue, retry, TLS and timeout options.
+   */
+  constructor(
+    host: string,
+    port: number | null,
+    options: SocketHandlerOptions = {},
+  ) {
+    super(options);
+    this.host = host;
+    this.port = port;
+    this.closeOnError = options.closeOnError ?? true;
+    this.retryStart = options.retryStart ?? 1;
+    this.retryMax = options.retryMax ?? 30;
+    this.retryFactor = options.retryFactor ?? 2;
+    this.retryPeriod = this.retryStart;
+    this.dropWhileDown = options.dropWhileDown ?? false;
+    this.tls = options.tls === true ? {} : options.tls || null;
+    this.connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.exitTimeout = options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_MS;
+    globalThis.addEventListener?.("beforeunload", this.#onBeforeUnload);
+  }
+
+  /**
+   * Opens a connection: the factory a subclass overrides for another
+   * transport. TCP by default, TLS with `tls`, a Unix socket when `port` is
+   * null. Bounded by `connectTimeout`.
+   *
+   * @returns The connection.
+   */
+  makeSocket(): Promise<Deno.Conn> {
+    const signal = AbortSignal.timeout(this.connectTimeout);
+    let attempt: Promise<Deno.Conn>;
+    if (this.port === null) {
+      attempt = Deno.connect({ transport: "unix", path: this.host });
+    } else if (this.tls !== null) {
+      attempt = Deno.connectTls({
+        hostname: this.tls.hostname ?? this.host,
+        port: this.port,
+        caCerts: this.tls.caCerts,
+      });
+    } else {
+      return Deno.connect({ hostname: this.host, port: this.port, signal });
+    }
+    return withTimeout(attempt, this.connectTimeout);
+  }
+
+  /**
+   * One connection attempt, exactly as CPython's `createSocket`: none
+   * before `retryTime`; on failure the wait starts at `retryStart` and is
+   * multiplied by `retryFactor` up to `retryMax`, and `retryTime` is set to
+   * now plus the wait; on success `retryTime` is null again.
+   */
+  async createSocket(): Promise<void> {
+    const now = Date.now() / 1000;
+    const attempt = this.retryTime === null || now >= this.retryTime;
+    if (!attempt || this.sock !== null) return;
+    try {
+      const conn = await this.makeSocket();
+      if (this.closed) {
+        conn.close();
+        return;
+      }
+      this.sock = conn;
+      this.retryTime = null;
+      this.#connections++;
+      this.#watch(conn);
+    } catch (error) {
+      if (this.retryTime === null) {
+        this.retryPeriod = this.retryStart;
+      } else {
+        this.retryPeriod = this.retryPeriod * this.retryFactor;
+        if (this.retryPeriod > this.retryMax) this.retryPeriod = this.retryMax;
+      }
+      this.retryTime = now + this.retryPeriod;
+      if (!this.closeOnError) this.handleError(undefined, error);
+    }
+  }
+
+  /**
+   * CPython's `SocketHandler.handleError`: with `closeOnError`, a socket
+   * error closes the socket silently (the next attempt reopens it); other
+   * errors are reported.
+   *
+   * @param record The record being handled, if any.
+   * @param error The error.
+   */
+  override handleError(
+    record: Parameters<Handler["handleError"]>[0],
+    error: unknown,
+  ): void {
+    if (this.closeOnError && isSocketError(error)) {
+      this.#drop(this.sock);
+      return;
+    }
+    super.handleError(record, error);
+  }
+
+  protected override shouldDrop(): boolean {
+    return this.dropWhileDown && this.sock === null && this.retryTime !== null;
+  }
+
+  protected override async ensureOpen(): Promise<boolean> {
+    if (this.sock !== null) return true;
+    await this.createSocket();
+    if (this.sock !== null) return true;
+    this.#scheduleRetry();
+    return false;
+  }
+
+  protected override async transmit(
+    frames: Uint8Array[],
+    size: number,
+  ): Promise<void> {
+    const conn = this.sock;
+    if (conn === null) {
+      throw new TransmitError(0, new Deno.errors.NotConnected("not connected"));
+    }
+    const data = joinFrames(frames, size, this.#scratch);
+    let written = 0;
+    try {
+      while (written < data.length) {
+        written += await conn.write(
+          written === 0 ? data : data.subarray(written),
+        );
+      }
+    } catch (error) {
+      // Frames wholly written count as sent; the one cut short is resent
+      // whole on the next connection (the receiver drops a cut frame).
+      let whole = 0;
+      let acc = 0;
+      while (whole < frames.length && acc + frames[whole].length <= written) {
+        acc += frames[whole].length;
+        whole++;
+      }
+      this.handleError(undefined, error);
+      this.#drop(conn);
+      throw new TransmitError(whole, error);
+    }
+  }
+
+  protected override closeTransport(): void {
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#exitTimer);
+    globalThis.removeEventListener?.("beforeunload", this.#onBeforeUnload);
+    this.#drop(this.sock);
+  }
+
+  protected override reconnectCount(): number {
+    return Math.max(0, this.#connections - 1);
+  }
+
+  protected override isConnected(): boolean {
+    return this.sock !== null;
+  }
+
+  /** Waits on the connection for EOF or an error: the receiver never sends. */
+  #watch(conn: Deno.Conn): void {
+    conn.unref(); // a pending read must not keep the program alive
+    const buf = new Uint8Array(READ_BUFFER);
+    (async () => {
+      let error: unknown = new Deno.errors.ConnectionReset(
+        "The receiver closed the connection",
+      );
+      try {
+        while ((await conn.read(buf)) !== null) {
+          // Data from a receiver is not expected; ignore it.
+        }
+      } catch (e) {
+        error = e;
+      }
+      if (this.sock === conn) {
+        this.handleError(undefined, error);
+        this.#drop(conn);
+      }
+    })();
+  }
+
+  /** Closes a connection and forgets it; the send loop reconnects. */
+  #drop(conn: Deno.Conn | null): void {
+    if (conn === null) return;
+    if (this.sock === conn) this.sock = null;
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+    this.wake();
+  }
+
+  #scheduleRetry(): void {
+    if (
+      this.#retryTimer !== undefined || this.closing || this.retryTime === null
+    ) return;
+    const delay = Math.max(0, this.retryTime * 1000 - Date.now());
+    const timer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.wake();
+    }, delay);
+    Deno.unrefTimer(timer); // an idle retry must not keep the program alive
+    this.#retryTimer = timer;
+  }
+
+  /**
+   * The program has nothing left to do. If records are still queued, keep
+   * it alive (up to `exitTimeout`) for the retry timer to deliver them.
+   */
+  #beforeUnload(event: Event): void {
+    if (this.stats.queued === 0) return;
+    const now = Date.now();
+    this.#exitDeadline ??= now + this.exitTimeout;
+    if (now >= this.#exitDeadline) return;
+    event.preventDefault();
+    const untilRetry = this.retryTime === null
+      ? 0
+      : this.retryTime * 1000 - now;
+    const wait = Math.max(1, Math.min(untilRetry, this.#exitDeadline - now));
+    clearTimeout(this.#exitTimer);
+    this.#exitTimer = setTimeout(() => this.wake(), wait); // a ref'd timer
+  }
+}
+
+function withTimeout<T extends Deno.Conn>(
+  attempt: Promise<T>,
+  ms: number,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(
+        new Deno.errors.TimedOut(`Connection attempt took more than ${ms} ms`),
+      );
+    }, ms);
+  });
+  attempt.then((conn) => {
+    if (timedOut) conn.close();
+  }, () => {});
+  return Promise.race([attempt, timeout]).finally(() => clearTimeout(timer));
+}
