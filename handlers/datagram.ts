@@ -84,6 +84,7 @@ export class DatagramHandler extends Handler {
     });
   }
 
+  /** Refuses a frame larger than one UDP datagram ({@linkcode MAX_DATAGRAM_BYTES}). */
   protected override checkFrame(frame: Uint8Array): void {
     if (frame.length > MAX_DATAGRAM_BYTES) {
       throw new RangeError(
@@ -93,6 +94,7 @@ export class DatagramHandler extends Handler {
     super.checkFrame(frame);
   }
 
+  /** Creates the UDP socket once; reports and returns false when that fails. */
   protected override async ensureOpen(): Promise<boolean> {
     if (this.sock !== null) return true;
     this.#opening ??= this.makeSocket().then((sock) => {
@@ -107,6 +109,7 @@ export class DatagramHandler extends Handler {
     return await this.#opening;
   }
 
+  /** Sends each frame as one datagram. */
   protected override transmit(frames: Uint8Array[]): Promise<void> {
     const sock = this.sock;
     if (sock === null) return Promise.reject(new TransmitError(0, "no socket"));
@@ -132,6 +135,7 @@ export class DatagramHandler extends Handler {
     });
   }
 
+  /** Closes the UDP socket. */
   protected override closeTransport(): void {
     const sock = this.sock;
     this.sock = null;
@@ -142,10 +146,12 @@ export class DatagramHandler extends Handler {
     }
   }
 
+  /** Always 0: UDP has no connection to reopen. */
   protected override reconnectCount(): number {
     return 0;
   }
 
+  /** Whether the UDP socket exists. */
   protected override isConnected(): boolean {
     return this.sock !== null;
   }

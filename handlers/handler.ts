@@ -163,7 +163,7 @@ export abstract class Handler implements AsyncDisposable {
   readonly caller: boolean;
 
   /** Frames waiting to be written. */
-  protected readonly queue: FrameQueue = new FrameQueue();
+  readonly #queue: FrameQueue = new FrameQueue();
   #onError?: (error: unknown, record?: LogRecordDict) => void;
   #emitted = 0;
   #sent = 0;
@@ -313,7 +313,7 @@ export abstract class Handler implements AsyncDisposable {
       this.wake();
       return;
     }
-    const q = this.queue;
+    const q = this.#queue;
     const bytes = q.bytes + this.#inFlightBytes;
     if (
       q.length + this.#inFlight >= this.maxQueueRecords ||
@@ -464,7 +464,7 @@ export abstract class Handler implements AsyncDisposable {
       clearTimeout(timer);
     }
     this.#closed = true;
-    const left = this.queue.clear();
+    const left = this.#queue.clear();
     this.#dropped += left;
     this.#done += left;
     this.closeTransport();
@@ -480,8 +480,8 @@ export abstract class Handler implements AsyncDisposable {
       sent: this.#sent,
       dropped: this.#dropped,
       failed: this.#failed,
-      queued: this.queue.length + this.#inFlight,
-      queuedBytes: this.queue.bytes + this.#inFlightBytes,
+      queued: this.#queue.length + this.#inFlight,
+      queuedBytes: this.#queue.bytes + this.#inFlightBytes,
       reconnects: this.reconnectCount(),
       connected: this.isConnected(),
     };
@@ -529,7 +529,7 @@ export abstract class Handler implements AsyncDisposable {
   async #run(): Promise<void> {
     const batch: Uint8Array[] = [];
     while (!this.#closed) {
-      if (this.queue.length === 0) {
+      if (this.#queue.length === 0) {
         this.#settle(false);
         if (this.#closing) break;
         await this.#idle();
@@ -547,7 +547,7 @@ export abstract class Handler implements AsyncDisposable {
         continue;
       }
       batch.length = 0;
-      const size = this.queue.take(this.maxBatchBytes, batch);
+      const size = this.#queue.take(this.maxBatchBytes, batch);
       this.#inFlight = batch.length;
       this.#inFlightBytes = size;
       let sent = batch.length;
@@ -568,7 +568,7 @@ export abstract class Handler implements AsyncDisposable {
           this.#dropped += rest.length;
           this.#done += rest.length;
         } else {
-          this.queue.unshift(rest);
+          this.#queue.unshift(rest);
         }
       }
       this.#settle(false);

@@ -156,6 +156,8 @@ export class SocketHandler extends Handler {
   readonly exitTimeout: number;
 
   #connections = 0;
+  /** Whether the open connection has carried a byte. */
+  #carried = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #scratch = { buf: new Uint8Array(0) };
   #exitDeadline: number | null = null;
@@ -202,10 +204,20 @@ export class SocketHandler extends Handler {
     if (this.port === null) {
       attempt = Deno.connect({ transport: "unix", path: this.host });
     } else if (this.tls !== null) {
+      // The handshake is part of the attempt: a certificate the receiver
+      // cannot prove is a failed connection (with backoff), not a lost one.
       attempt = Deno.connectTls({
         hostname: this.tls.hostname ?? this.host,
         port: this.port,
         caCerts: this.tls.caCerts,
+      }).then(async (conn) => {
+        try {
+          await conn.handshake();
+          return conn;
+        } catch (error) {
+          conn.close();
+          throw error;
+        }
       });
     } else {
       return Deno.connect({ hostname: this.host, port: this.port, signal });
@@ -231,18 +243,24 @@ export class SocketHandler extends Handler {
       }
       this.sock = conn;
       this.retryTime = null;
+      this.#carried = false;
       this.#connections++;
       this.#watch(conn);
     } catch (error) {
-      if (this.retryTime === null) {
-        this.retryPeriod = this.retryStart;
-      } else {
-        this.retryPeriod = this.retryPeriod * this.retryFactor;
-        if (this.retryPeriod > this.retryMax) this.retryPeriod = this.retryMax;
-      }
-      this.retryTime = now + this.retryPeriod;
+      this.#failedAttempt(now);
       if (!this.closeOnError) this.handleError(undefined, error);
     }
+  }
+
+  /** CPython's backoff step after a failed attempt made at `now` (seconds). */
+  #failedAttempt(now: number): void {
+    if (this.retryTime === null) {
+      this.retryPeriod = this.retryStart;
+    } else {
+      this.retryPeriod = this.retryPeriod * this.retryFactor;
+      if (this.retryPeriod > this.retryMax) this.retryPeriod = this.retryMax;
+    }
+    this.retryTime = now + this.retryPeriod;
   }
 
   /**
@@ -264,10 +282,12 @@ export class SocketHandler extends Handler {
     super.handleError(record, error);
   }
 
+  /** Drops the record when `dropWhileDown` is set and the receiver is known to be down (CPython's behaviour). */
   protected override shouldDrop(): boolean {
     return this.dropWhileDown && this.sock === null && this.retryTime !== null;
   }
 
+  /** Opens the connection unless one is open; when that fails, arms the retry timer and returns false. */
   protected override async ensureOpen(): Promise<boolean> {
     if (this.sock !== null) return true;
     await this.createSocket();
@@ -276,6 +296,7 @@ export class SocketHandler extends Handler {
     return false;
   }
 
+  /** Writes a batch of frames with one or more `conn.write` calls; frames cut short are resent whole on the next connection. */
   protected override async transmit(
     frames: Uint8Array[],
     size: number,
@@ -292,6 +313,7 @@ export class SocketHandler extends Handler {
           written === 0 ? data : data.subarray(written),
         );
       }
+      this.#carried = true;
     } catch (error) {
       // Frames wholly written count as sent; the one cut short is resent
       // whole on the next connection (the receiver drops a cut frame).
@@ -307,6 +329,7 @@ export class SocketHandler extends Handler {
     }
   }
 
+  /** Stops the retry timer and closes the connection. */
   protected override closeTransport(): void {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#exitTimer);
@@ -314,10 +337,12 @@ export class SocketHandler extends Handler {
     this.#drop(this.sock);
   }
 
+  /** Connections opened after the first one. */
   protected override reconnectCount(): number {
     return Math.max(0, this.#connections - 1);
   }
 
+  /** Whether a connection is open. */
   protected override isConnected(): boolean {
     return this.sock !== null;
   }
@@ -344,10 +369,18 @@ export class SocketHandler extends Handler {
     })();
   }
 
-  /** Closes a connection and forgets it; the send loop reconnects. */
+  /**
+   * Closes a connection and forgets it; the send loop reconnects. A
+   * connection lost before it carried anything (a receiver that accepts and
+   * hangs up at once) counts as a failed attempt, so the backoff applies
+   * instead of a tight reconnect loop.
+   */
   #drop(conn: Deno.Conn | null): void {
     if (conn === null) return;
-    if (this.sock === conn) this.sock = null;
+    if (this.sock === conn) {
+      this.sock = null;
+      if (!this.#carried) this.#failedAttempt(Date.now() / 1000);
+    }
     try {
       conn.close();
     } catch {

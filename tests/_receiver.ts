@@ -1,0 +1,166 @@
+// A CPython receiver (tests/_py/receiver.py) run as a child process, and
+// small Deno-side peers for the fault tests.
+import { pyScript } from "./_helpers.ts";
+
+/** A record as the Python receiver printed it. */
+export type PyRecord = Record<string, unknown> & {
+  _message: string;
+  _types: Record<string, string>;
+};
+
+/** A running CPython receiver: its records so far, and how to stop it. */
+export class PyReceiver {
+  readonly records: PyRecord[] = [];
+  stderr = "";
+  port = 0;
+  #child: Deno.ChildProcess;
+  #done: Promise<void>;
+  #ready: Promise<void>;
+
+  private constructor(args: string[]) {
+    const child = new Deno.Command("python3", {
+      args: ["-u", pyScript("receiver.py"), ...args],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn();
+    this.#child = child;
+    let markReady!: () => void;
+    this.#ready = new Promise((r) => markReady = r);
+    const lines = child.stdout.pipeThrough(new TextDecoderStream());
+    this.#done = (async () => {
+      let buf = "";
+      for await (const chunk of lines) {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.startsWith("PORT ")) {
+            this.port = Number(line.slice(5));
+            markReady();
+          } else if (line === "READY") {
+            markReady();
+          } else if (line.length > 0) {
+            this.records.push(JSON.parse(line));
+          }
+        }
+      }
+    })();
+    (async () => {
+      for await (
+        const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+      ) {
+        this.stderr += chunk;
+      }
+    })();
+  }
+
+  /** Starts `receiver.py tcp [port]`, `unix PATH` or `udp [port]` and waits until it listens. */
+  static async start(
+    kind: "tcp" | "unix" | "udp",
+    arg?: string | number,
+  ): Promise<PyReceiver> {
+    const r = new PyReceiver(arg === undefined ? [kind] : [kind, String(arg)]);
+    await Promise.race([
+      r.#ready,
+      r.#child.status.then((s) => {
+        throw new Error(`receiver exited ${s.code}: ${r.stderr}`);
+      }),
+    ]);
+    return r;
+  }
+
+  /** Waits until `n` records arrived (or `ms` passed). */
+  async waitFor(n: number, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (this.records.length < n && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Stops it: SIGKILL when `hard`, else SIGTERM. */
+  async stop(hard = false): Promise<void> {
+    try {
+      this.#child.kill(hard ? "SIGKILL" : "SIGTERM");
+    } catch {
+      // already gone
+    }
+    await this.#child.status;
+    await this.#done;
+  }
+}
+
+/** A port nothing listens on (it was free a moment ago). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Counts frames arriving on accepted connections (a Deno-side sink). */
+export class FrameCounter {
+  frames = 0;
+  bytes = 0;
+  readonly listener: Deno.Listener;
+  #conns = new Set<Deno.Conn>();
+  #done: Promise<void>;
+
+  constructor(listener: Deno.Listener, read = true) {
+    this.listener = listener;
+    this.#done = (async () => {
+      for await (const conn of listener) {
+        this.#conns.add(conn);
+        if (read) this.#read(conn);
+      }
+    })().catch(() => {});
+  }
+
+  async #read(conn: Deno.Conn): Promise<void> {
+    let pending = new Uint8Array(0);
+    try {
+      for await (const chunk of conn.readable) {
+        this.bytes += chunk.length;
+        const all = new Uint8Array(pending.length + chunk.length);
+        all.set(pending);
+        all.set(chunk, pending.length);
+        let pos = 0;
+        const view = new DataView(all.buffer);
+        while (all.length - pos >= 4) {
+          const len = view.getUint32(pos);
+          if (all.length - pos - 4 < len) break;
+          pos += 4 + len;
+          this.frames++;
+        }
+        pending = all.slice(pos);
+      }
+    } catch {
+      // connection reset
+    }
+  }
+
+  get port(): number {
+    return (this.listener.addr as Deno.NetAddr).port;
+  }
+
+  close(): void {
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch {
+        // closed
+      }
+    }
+    try {
+      this.listener.close();
+    } catch {
+      // closed
+    }
+  }
+}
+
+/** Sleeps `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
