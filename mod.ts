@@ -22,6 +22,17 @@
 export { type CallerInfo, findCaller } from "./caller.ts";
 export { dumps, type PickleValue } from "./pickle/encode.ts";
 export {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_ITEMS,
+  DEFAULT_MAX_MEMO,
+  loads,
+  type LoadsOptions,
+  PickleDecodeError,
+  PickleGlobal,
+  PickleObject,
+} from "./pickle/decode.ts";
+export {
   isTuple,
   PickleFloat,
   type PickleTuple,

@@ -83,3 +83,79 @@ export const LONG1_MAX_BYTES = 0xff;
 export const BATCH_SIZE = 1000;
 /** Largest length a 4-byte unsigned field (BINUNICODE, frame prefix) can hold. */
 export const MAX_UINT32 = 0xffffffff;
+
+// Opcodes only the decoder reads (it reads every data opcode of protocols
+// 0 to 5; the encoder writes protocol 2 only).
+
+/** `2`: push a copy of the top of the stack. */
+export const DUP = 0x32;
+/** `F`: push a float written as text. */
+export const FLOAT = 0x46;
+/** `I`: push an int written as text (`I01`/`I00`: True/False). */
+export const INT = 0x49;
+/** `L`: push a long written as text. */
+export const LONG = 0x4c;
+/** `P`: push a persistent object by a text id (refused). */
+export const PERSID = 0x50;
+/** `Q`: push a persistent object by an id on the stack (refused). */
+export const BINPERSID = 0x51;
+/** `S`: push a quoted Python 2 str. */
+export const STRING = 0x53;
+/** `T`: push a Python 2 str with a 4-byte length. */
+export const BINSTRING = 0x54;
+/** `U`: push a Python 2 str with a 1-byte length. */
+export const SHORT_BINSTRING = 0x55;
+/** `V`: push a str in raw-unicode-escape text. */
+export const UNICODE = 0x56;
+/** `b`: set the state of an object. */
+export const BUILD = 0x62;
+/** `d`: build a dict from the pairs through the mark. */
+export const DICT = 0x64;
+/** `g`: push a memo slot named in text. */
+export const GET = 0x67;
+/** `i`: build an instance of a global named in text. */
+export const INST = 0x69;
+/** `l`: build a list from the items through the mark. */
+export const LIST = 0x6c;
+/** `o`: build an instance from the class and args through the mark. */
+export const OBJ = 0x6f;
+/** `p`: store the top of the stack in a memo slot named in text. */
+export const PUT = 0x70;
+/** `B`: push bytes with a 4-byte length. */
+export const BINBYTES = 0x42;
+/** `C`: push bytes with a 1-byte length. */
+export const SHORT_BINBYTES = 0x43;
+/** `\x81`: build an object by `cls.__new__(cls, *args)`. */
+export const NEWOBJ = 0x81;
+/** `\x82`: push an extension-registry object by a 1-byte code (refused). */
+export const EXT1 = 0x82;
+/** `\x83`: as EXT1 with a 2-byte code (refused). */
+export const EXT2 = 0x83;
+/** `\x84`: as EXT1 with a 4-byte code (refused). */
+export const EXT4 = 0x84;
+/** `\x8c`: push a UTF-8 str with a 1-byte length. */
+export const SHORT_BINUNICODE = 0x8c;
+/** `\x8d`: push a UTF-8 str with an 8-byte length. */
+export const BINUNICODE8 = 0x8d;
+/** `\x8e`: push bytes with an 8-byte length. */
+export const BINBYTES8 = 0x8e;
+/** `\x8f`: push an empty set. */
+export const EMPTY_SET = 0x8f;
+/** `\x90`: add the items through the mark to a set. */
+export const ADDITEMS = 0x90;
+/** `\x91`: build a frozenset from the items through the mark. */
+export const FROZENSET = 0x91;
+/** `\x92`: build an object by `cls.__new__(cls, *args, **kwargs)`. */
+export const NEWOBJ_EX = 0x92;
+/** `\x93`: push a global named by the two strs on the stack. */
+export const STACK_GLOBAL = 0x93;
+/** `\x94`: store the top of the stack in the next memo slot. */
+export const MEMOIZE = 0x94;
+/** `\x95`: a protocol-4 frame header with an 8-byte length. */
+export const FRAME = 0x95;
+/** `\x96`: push a bytearray with an 8-byte length. */
+export const BYTEARRAY8 = 0x96;
+/** `\x97`: push an out-of-band buffer (refused). */
+export const NEXT_BUFFER = 0x97;
+/** `\x98`: make the top buffer read-only (refused with NEXT_BUFFER). */
+export const READONLY_BUFFER = 0x98;
