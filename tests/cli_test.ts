@@ -143,7 +143,7 @@ Deno.test("cli: listen prints human lines", async () => {
     await until(() => rx.lines.length >= 1);
     match(
       rx.lines[0],
-      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} WARNING  app: hello$/,
+      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} WARNING {2}app: hello$/,
     );
   } finally {
     await rx.stop();
