@@ -390,6 +390,12 @@ function medianResult(rs: Result[]): Result {
 
 // ---- run everything ---------------------------------------------------------
 
+const only = Deno.env.get("BENCH_ONLY")?.split(",");
+if (only) {
+  for (const s of systems) {
+    if (!only.includes(s.id)) s.unavailable = "left out by BENCH_ONLY";
+  }
+}
 const npmProblem = await installNpmPeers();
 if (npmProblem) systems.find((s) => s.id === "pino")!.unavailable = npmProblem;
 
