@@ -10,6 +10,7 @@
  * @module
  */
 
+import { RECORD_KEYS } from "./_record_keys.ts";
 import { formatError, safeString, writeRecordPickle } from "./pickle/encode.ts";
 import { acquireWriter, releaseWriter } from "./pickle/encode.ts";
 import { MAX_UINT32 } from "./pickle/_opcodes.ts";
@@ -179,30 +180,7 @@ export type LogRecordInit = Partial<Omit<LogRecordFields, "created">> & {
   [key: string]: unknown;
 };
 
-/** The keys CPython's LogRecord has, in CPython's order. */
-export const RECORD_KEYS: readonly string[] = Object.freeze([
-  "name",
-  "msg",
-  "args",
-  "levelname",
-  "levelno",
-  "pathname",
-  "filename",
-  "module",
-  "exc_info",
-  "exc_text",
-  "stack_info",
-  "lineno",
-  "funcName",
-  "created",
-  "msecs",
-  "relativeCreated",
-  "thread",
-  "threadName",
-  "processName",
-  "process",
-  "taskName",
-]);
+export { RECORD_KEYS };
 const STANDARD = new Set(RECORD_KEYS);
 
 const UNKNOWN_FILE = "(unknown file)";

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { RECORD_KEYS } from "../_record_keys.ts";
 import * as op from "./_opcodes.ts";
 import {
   isTuple,
@@ -233,29 +234,7 @@ function actionOf(key: string): number {
 }
 
 /** CPython's LogRecord keys in CPython's order (as record.ts builds them). */
-const STANDARD_KEYS = [
-  "name",
-  "msg",
-  "args",
-  "levelname",
-  "levelno",
-  "pathname",
-  "filename",
-  "module",
-  "exc_info",
-  "exc_text",
-  "stack_info",
-  "lineno",
-  "funcName",
-  "created",
-  "msecs",
-  "relativeCreated",
-  "thread",
-  "threadName",
-  "processName",
-  "process",
-  "taskName",
-];
+const STANDARD_KEYS = RECORD_KEYS;
 const STANDARD_ACTIONS = STANDARD_KEYS.map(actionOf);
 /** Each standard key as a whole BINUNICODE opcode: `X`, length, UTF-8. */
 const STANDARD_KEY_BYTES = STANDARD_KEYS.map((key) => {
