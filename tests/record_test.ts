@@ -11,7 +11,7 @@ import {
   tuple,
 } from "../mod.ts";
 import { frameLength } from "../record.ts";
-import { lengthPrefixed, pyScript, runPython } from "./_helpers.ts";
+import { lengthPrefixed, prng, pyScript, runPython } from "./_helpers.ts";
 
 Deno.test("makeLogRecord fills every CPython key with CPython's sentinels", () => {
   const r = makeLogRecord();
@@ -130,6 +130,44 @@ for fmt, args in cases:
   );
   equal(getMessage({ msg: { a: 1 } }), "{ a: 1 }");
   equal(getMessage({ msg: "no args %s", args: [] }), "no args %s");
+});
+
+Deno.test("getMessage's short paths (%s, %d, %.Nf) agree with Python on 6,000 seeded values, exact ties included", async () => {
+  const rand = prng(20261126);
+  const values: number[] = [];
+  for (let i = 0; i < 2_000; i++) {
+    const k = rand();
+    // Exact binary ties (n + 1/2^j), near ties, integers, wide magnitudes.
+    const n = Math.floor(rand() * 10_000) - 5_000;
+    values.push(
+      k < 0.3
+        ? n + 2 ** -(1 + Math.floor(rand() * 6))
+        : k < 0.5
+        ? n + 0.5 + (rand() - 0.5) * 1e-9
+        : k < 0.7
+        ? n
+        : (rand() - 0.5) * 10 ** Math.floor(rand() * 22 - 8),
+    );
+  }
+  const cases: [string, unknown[]][] = values.map((v, i) => {
+    const p = i % 8;
+    return [
+      `v=%.${p}f i=%d s=%s f=%f`,
+      [v, Math.trunc(v), `x${i}`, v],
+    ];
+  });
+  const ours = cases.map(([msg, args]) => getMessage({ msg, args }));
+  const script = `
+import json, sys
+for fmt, args in json.load(sys.stdin):
+    print(fmt % tuple(args))
+`;
+  const theirs = (await runPython(["-c", script], JSON.stringify(cases))).split(
+    "\n",
+  );
+  for (let i = 0; i < cases.length; i++) {
+    equal(ours[i], theirs[i], `value ${values[i]}: ${cases[i][0]}`);
+  }
 });
 
 Deno.test("a frame over 2^32-1 bytes is refused, never wrapped", () => {

@@ -1,0 +1,333 @@
+// Copyright the pysocklog authors. MIT license.
+// Python's `format % args` and `str()`, as LogRecord.getMessage() uses them.
+
+import { safeString } from "./pickle/encode.ts";
+
+/** Python's `str()` of a value, as near as JavaScript has it. */
+export function str(v: unknown): string {
+  if (v === null || v === undefined) return "None";
+  if (v === true) return "True";
+  if (v === false) return "False";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (v instanceof Error) return v.message;
+  if (typeof v === "object") {
+    try {
+      return Deno.inspect(v, { depth: 4, colors: false });
+    } catch {
+      return safeString(v);
+    }
+  }
+  return safeString(v);
+}
+
+const SPEC =
+  /%(?:\(([^)]*)\))?([#0\- +]*)(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([diouxXeEfFgGcrsa%])/g;
+
+/** A width or precision given as `*`: taken from the arguments. */
+const STAR = -2;
+/** No precision given. */
+const NO_PRECISION = -1;
+/** Most formats kept compiled; past this the cache starts over. */
+const MAX_CACHED_FORMATS = 1024;
+/** Longer formats are compiled each time (they are seldom repeated). */
+const MAX_CACHED_FORMAT_LENGTH = 4096;
+
+/** One `%` conversion of a format. */
+interface Conversion {
+  /** The `%(key)` name, if any. */
+  key: string | undefined;
+  flags: string;
+  /** Width, 0 when none, or {@linkcode STAR}. */
+  width: number;
+  /** Precision, {@linkcode NO_PRECISION}, or {@linkcode STAR}. */
+  prec: number;
+  conv: string;
+  /** Positional, without flags, width or `*`: the fast cases apply. */
+  plain: boolean;
+}
+
+/** A format split once: `text[i]` comes before `conversions[i]`. */
+interface CompiledFormat {
+  text: string[];
+  conversions: Conversion[];
+}
+
+const compiled = new Map<string, CompiledFormat>();
+
+/** Splits a format into literal text and conversions (`%%` is text). */
+function compile(format: string): CompiledFormat {
+  let c = compiled.get(format);
+  if (c !== undefined) return c;
+  c = { text: [], conversions: [] };
+  let text = "";
+  let last = 0;
+  SPEC.lastIndex = 0;
+  for (let m = SPEC.exec(format); m !== null; m = SPEC.exec(format)) {
+    text += format.slice(last, m.index);
+    last = SPEC.lastIndex;
+    const [, key, flags, widthSpec, precSpec, conv] = m;
+    if (conv === "%" && key === undefined) {
+      text += "%";
+      continue;
+    }
+    const width = widthSpec === "*" ? STAR : widthSpec ? Number(widthSpec) : 0;
+    const prec = precSpec === "*"
+      ? STAR
+      : precSpec
+      ? Number(precSpec)
+      : NO_PRECISION;
+    c.text.push(text);
+    text = "";
+    c.conversions.push({
+      key,
+      flags,
+      width,
+      prec,
+      conv,
+      plain: key === undefined && flags === "" && width === 0 && prec !== STAR,
+    });
+  }
+  c.text.push(text + format.slice(last));
+  if (format.length <= MAX_CACHED_FORMAT_LENGTH) {
+    if (compiled.size >= MAX_CACHED_FORMATS) compiled.clear();
+    compiled.set(format, c);
+  }
+  return c;
+}
+
+/**
+ * Python's `format % args` for the conversions logging messages use. A
+ * format is parsed once and kept; the common conversions (`%s` of a
+ * string, `%d` of an integer, `%.Nf` of a number) take a short path.
+ */
+export function percentFormat(
+  format: string,
+  args: readonly unknown[] | null,
+  mapping: Record<string, unknown> | null,
+): string {
+  const { text, conversions } = compile(format);
+  let next = 0;
+  const take = (): unknown => {
+    if (args === null || next >= args.length) {
+      throw new TypeError("not enough arguments for format string");
+    }
+    return args[next++];
+  };
+  let out = text[0];
+  for (let i = 0; i < conversions.length; i++) {
+    const c = conversions[i];
+    if (c.plain && args !== null && next < args.length) {
+      out += plainConversion(c.conv, args[next++], c.prec) + text[i + 1];
+      continue;
+    }
+    const width = c.width === STAR ? Number(take()) : c.width;
+    const prec = c.prec === STAR ? Number(take()) : c.prec;
+    let value: unknown;
+    if (c.key !== undefined) {
+      if (mapping === null) throw new TypeError("format requires a mapping");
+      value = mapping instanceof Map ? mapping.get(c.key) : mapping[c.key];
+      if (value === undefined && !(c.key in mapping)) {
+        throw new TypeError(`KeyError: '${c.key}'`);
+      }
+    } else {
+      value = take();
+    }
+    out += pad(convert(c.conv, value, c.flags, prec), width, c.flags, c.conv) +
+      text[i + 1];
+  }
+  if (args !== null && next < args.length && mapping === null) {
+    throw new TypeError("not all arguments converted during string formatting");
+  }
+  return out;
+}
+
+/** A conversion without flags or width: the usual cases first. */
+function plainConversion(conv: string, value: unknown, prec: number): string {
+  if (typeof value === "string" && conv === "s") {
+    return prec >= 0 ? value.slice(0, prec) : value;
+  }
+  if (typeof value === "number") {
+    if (
+      (conv === "d" || conv === "i" || conv === "u") &&
+      Number.isSafeInteger(value) && !Object.is(value, -0)
+    ) return String(value);
+    if ((conv === "f" || conv === "F") && Number.isFinite(value)) {
+      const body = fixed(Math.abs(value), prec < 0 ? 6 : prec);
+      return value < 0 || Object.is(value, -0) ? "-" + body : body;
+    }
+  }
+  return convert(conv, value, "", prec);
+}
+
+function convert(
+  conv: string,
+  value: unknown,
+  flags: string,
+  prec: number,
+): string {
+  switch (conv) {
+    case "s":
+    case "r":
+    case "a": {
+      const s = conv === "s" ? str(value) : repr(value);
+      return prec >= 0 ? s.slice(0, prec) : s;
+    }
+    case "c":
+      return typeof value === "number"
+        ? String.fromCodePoint(value)
+        : str(value);
+    case "%":
+      return "%";
+  }
+  const n = toNumber(value, conv);
+  const sign = (x: number | bigint) =>
+    x < 0 || Object.is(x, -0)
+      ? "-"
+      : flags.includes("+")
+      ? "+"
+      : flags.includes(" ")
+      ? " "
+      : "";
+  switch (conv) {
+    case "d":
+    case "i":
+    case "u": {
+      const i = typeof n === "bigint" ? n : Math.trunc(n) + 0; // int(-0.0) is 0
+      return sign(i) + (i < 0 ? -i : i).toString();
+    }
+    case "o":
+    case "x":
+    case "X": {
+      const i = typeof n === "bigint" ? n : Math.trunc(n) + 0; // int(-0.0) is 0
+      const radix = conv === "o" ? 8 : 16;
+      let digits = (i < 0 ? -i : i).toString(radix);
+      if (conv === "X") digits = digits.toUpperCase();
+      const alt = flags.includes("#")
+        ? (conv === "o" ? "0o" : conv === "x" ? "0x" : "0X")
+        : "";
+      return sign(i) + alt + digits;
+    }
+  }
+  const x = Number(n);
+  const p = prec < 0 ? 6 : prec;
+  if (!Number.isFinite(x)) {
+    const t = Number.isNaN(x) ? "nan" : "inf";
+    return (x < 0 ? "-" : sign(1)) +
+      (conv === conv.toUpperCase() ? t.toUpperCase() : t);
+  }
+  let body: string;
+  const a = Math.abs(x);
+  switch (conv) {
+    case "f":
+    case "F":
+      body = fixed(a, p);
+      break;
+    case "e":
+    case "E":
+      body = exponential(a, p);
+      break;
+    default: { // g, G
+      const q = p === 0 ? 1 : p;
+      const exp = a === 0 ? 0 : Math.floor(Math.log10(a));
+      if (exp < -4 || exp >= q) {
+        body = exponential(a, q - 1);
+      } else {
+        body = fixed(a, Math.max(0, q - 1 - exp));
+      }
+      if (!flags.includes("#")) body = body.replace(/\.?0+(?=e|$)/, "");
+    }
+  }
+  if (conv === "E" || conv === "G") body = body.toUpperCase();
+  return sign(x) + body;
+}
+
+/** 10^0 to 10^22: the powers of ten a double holds exactly. */
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** Scaled values below this are within 2^-22 of exact (2^30 * 2^-52). */
+const EXACT_SCALED = 2 ** 30;
+/** How far from .5 a scaled value's fraction must be to be no tie. */
+const TIE_MARGIN = 2 ** -20;
+/** Digits JavaScript's toFixed/toExponential can give. */
+const MAX_DIGITS = 100;
+/** Digits past the precision that tell an exact tie from a near one. */
+const TIE_DIGITS = 30;
+
+/**
+ * `a.toFixed(p)` with Python's rounding: an exact tie goes to the even
+ * digit (JavaScript rounds it up).
+ */
+function fixed(a: number, p: number): string {
+  const s = a.toFixed(p);
+  if (p + TIE_DIGITS > MAX_DIGITS) return s;
+  if (p < POWERS_OF_TEN.length) {
+    // Far from a tie: toFixed's rounding is already Python's. Below
+    // EXACT_SCALED the product is off by less than TIE_MARGIN, so a
+    // fraction further than that from .5 cannot be an exact tie.
+    const scaled = a * POWERS_OF_TEN[p];
+    if (
+      scaled < EXACT_SCALED &&
+      Math.abs(scaled - Math.floor(scaled) - 0.5) > TIE_MARGIN
+    ) return s;
+  }
+  const long = a.toFixed(p + TIE_DIGITS);
+  const dot = long.indexOf(".");
+  return roundHalfEven(
+    s,
+    long.slice(0, p === 0 ? dot : dot + 1 + p),
+    long.slice(dot + 1 + p),
+  );
+}
+
+/** `a.toExponential(p)` with Python's rounding and a 2-digit exponent. */
+function exponential(a: number, p: number): string {
+  let s = a.toExponential(p);
+  if (p + TIE_DIGITS <= MAX_DIGITS) {
+    const long = a.toExponential(p + TIE_DIGITS);
+    const e = long.indexOf("e");
+    const cut = p === 0 ? 1 : 2 + p;
+    const down = long.slice(0, cut) + long.slice(e);
+    s = roundHalfEven(s, down, long.slice(p === 0 ? 2 : cut, e));
+  }
+  return s.replace(/e([+-])(\d)$/, "e$10$2");
+}
+
+/** Picks the rounded-down form when the dropped digits are an exact half and it ends even. */
+function roundHalfEven(up: string, down: string, dropped: string): string {
+  if (!/^50*$/.test(dropped)) return up;
+  const digits = down.replace(/e.*$/, "");
+  const last = Number(digits[digits.length - 1]);
+  return last % 2 === 0 ? down : up;
+}
+
+function toNumber(value: unknown, conv: string): number | bigint {
+  if (typeof value === "number" || typeof value === "bigint") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  throw new TypeError(
+    `%${conv} format: a real number is required, not ${typeof value}`,
+  );
+}
+
+function pad(s: string, width: number, flags: string, conv: string): string {
+  if (s.length >= width) return s;
+  if (flags.includes("-")) return s.padEnd(width);
+  if (flags.includes("0") && !"srac".includes(conv)) {
+    const signed = /^[+\- ]/.test(s) ? 1 : 0;
+    return s.slice(0, signed) + s.slice(signed).padStart(width - signed, "0");
+  }
+  return s.padStart(width);
+}
+
+/** Python's `repr()` for the common cases. */
+function repr(v: unknown): string {
+  if (typeof v === "string") {
+    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
+    const body = v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(
+      /\r/g,
+      "\\r",
+    )
+      .replace(/\t/g, "\\t");
+    return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
+  }
+  return str(v);
+}
