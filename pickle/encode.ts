@@ -159,6 +159,7 @@ export function writeRecordPickle(
   record: Readonly<Record<string, unknown>>,
   msg: string,
 ): void {
+  if (writeStandardRecord(w, record, msg)) return;
   w.ensure(RECORD_HEAD.length);
   w.buf.set(RECORD_HEAD, w.pos);
   w.pos += RECORD_HEAD.length;
@@ -206,6 +207,267 @@ export function writeRecordPickle(
     }
   }
   w.bytes2(op.SETITEMS, op.STOP);
+}
+
+// ---- The fast path: a record as makeLogRecord builds it -------------------
+//
+// Between the values that change with every record (msg, created, msecs,
+// relativeCreated) lie runs of keys whose values seldom change (a logger's
+// name; the level, source and function of a call; thread and process).
+// Each run is a block: its bytes are kept for the last few sets of values
+// seen, and copied whole when the values are the same (compared with ===).
+
+/** Sets of values each block keeps bytes for (alternating loggers, levels). */
+const BLOCK_CACHE_SIZE = 4;
+/** A block longer than this is written each time, not kept. */
+const MAX_BLOCK_BYTES = 4096;
+/** Indexes into STANDARD_KEYS. */
+const K_NAME = 0;
+const K_MSG = 1;
+const K_ARGS = 2;
+const K_FUNCNAME = 12;
+const K_CREATED = 13;
+const K_RELATIVE = 15;
+const K_THREAD = 16;
+const K_TASKNAME = 20;
+/** Keys of block 2: levelname through funcName, less exc_info (always None). */
+const BLOCK2_KEYS = [3, 4, 5, 6, 7, 9, 10, 11, 12];
+/** Keys of block 3: thread through taskName. */
+const BLOCK3_KEYS = [16, 17, 18, 19, 20];
+
+/** The bytes of one block for one set of values. */
+interface BlockBytes {
+  values: unknown[];
+  bytes: Uint8Array;
+}
+
+/** The kept bytes of one block. */
+class Block {
+  readonly entries: BlockBytes[] = [];
+  next = 0;
+  constructor(
+    /** Keys whose values the block holds. */
+    readonly keys: readonly number[],
+  ) {}
+
+  /** Keeps the bytes just written for these values. */
+  keep(values: unknown[], w: Writer, start: number): void {
+    const n = w.pos - start;
+    if (n > MAX_BLOCK_BYTES) return;
+    const entry = { values, bytes: w.buf.slice(start, w.pos) };
+    if (this.entries.length < BLOCK_CACHE_SIZE) this.entries.push(entry);
+    else this.entries[this.next] = entry;
+    this.next = (this.next + 1) % BLOCK_CACHE_SIZE;
+  }
+}
+
+const block1 = new Block([K_NAME]);
+const block2 = new Block(BLOCK2_KEYS);
+const block3 = new Block(BLOCK3_KEYS);
+
+/** Whether a value can be kept in a block (compared by ===, no memo). */
+function isScalar(v: unknown): boolean {
+  return typeof v !== "object" || v === null;
+}
+
+/**
+ * Writes a record whose first keys are CPython's, in CPython's order (as
+ * makeLogRecord makes them), with scalar standard values. Returns false,
+ * having written nothing, for any other record.
+ */
+function writeStandardRecord(
+  w: Writer,
+  r: Readonly<Record<string, unknown>>,
+  msg: string,
+): boolean {
+  const start = w.pos;
+  // Block 1: the head, the logger name, the key of msg.
+  const name = r.name;
+  if (!isScalar(name)) return false;
+  w.ensure(RECORD_HEAD.length);
+  w.buf.set(RECORD_HEAD, w.pos);
+  w.pos += RECORD_HEAD.length;
+  if (!copyBlock1(w, name)) {
+    const at = w.pos;
+    writeKey(w, K_NAME);
+    put(w, name, EMPTY_MEMO, NO_STACK);
+    block1.keep([name], w, at);
+  }
+  writeKey(w, K_MSG);
+  writeStr(w, msg);
+  writeKey(w, K_ARGS);
+  w.byte(op.NONE);
+  // Block 2: levelname .. funcName (exc_info, always None, inside it).
+  const levelname = r.levelname;
+  const levelno = r.levelno;
+  const pathname = r.pathname;
+  const filename = r.filename;
+  const module = r.module;
+  const excText = r.exc_text;
+  const stackInfo = r.stack_info;
+  const lineno = r.lineno;
+  const funcName = r.funcName;
+  if (
+    !copyBlock2(
+      w,
+      levelname,
+      levelno,
+      pathname,
+      filename,
+      module,
+      excText,
+      stackInfo,
+      lineno,
+      funcName,
+    )
+  ) {
+    const values = [
+      levelname,
+      levelno,
+      pathname,
+      filename,
+      module,
+      excText,
+      stackInfo,
+      lineno,
+      funcName,
+    ];
+    if (!values.every(isScalar)) {
+      w.pos = start;
+      return false;
+    }
+    const at = w.pos;
+    for (let k = 3; k <= K_FUNCNAME; k++) {
+      writeKey(w, k);
+      if (STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
+      else put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
+    }
+    block2.keep(values, w, at);
+  }
+  // The times: always floats.
+  for (let k = K_CREATED; k <= K_RELATIVE; k++) {
+    writeKey(w, k);
+    const v = r[STANDARD_KEYS[k]];
+    if (typeof v === "number") writeFloat(w, v);
+    else if (isScalar(v)) put(w, v, EMPTY_MEMO, NO_STACK);
+    else {
+      w.pos = start;
+      return false;
+    }
+  }
+  // Block 3: thread .. taskName.
+  const thread = r.thread;
+  const threadName = r.threadName;
+  const processName = r.processName;
+  const process = r.process;
+  const taskName = r.taskName;
+  if (!copyBlock3(w, thread, threadName, processName, process, taskName)) {
+    const values = [thread, threadName, processName, process, taskName];
+    if (!values.every(isScalar)) {
+      w.pos = start;
+      return false;
+    }
+    const at = w.pos;
+    for (let k = K_THREAD; k <= K_TASKNAME; k++) {
+      writeKey(w, k);
+      put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
+    }
+    block3.keep(values, w, at);
+  }
+  // The record's own keys: CPython's first, then the extra ones.
+  let memo: Memo | null = null;
+  let i = 0;
+  for (const key in r) {
+    if (i < STANDARD_KEYS.length) {
+      if (key !== STANDARD_KEYS[i++]) {
+        w.pos = start;
+        return false;
+      }
+      continue;
+    }
+    if (key === "message" || !Object.hasOwn(r, key)) continue;
+    if (++i >= op.BATCH_SIZE) {
+      w.pos = start; // a thousand keys: the general path batches them
+      return false;
+    }
+    writeStr(w, key);
+    const v = r[key];
+    if (isScalar(v)) {
+      put(w, v, EMPTY_MEMO, NO_STACK);
+    } else {
+      memo ??= new Map([[r, 0]]);
+      encodeValue(w, v, memo);
+    }
+  }
+  if (i < STANDARD_KEYS.length) {
+    w.pos = start;
+    return false;
+  }
+  w.bytes2(op.SETITEMS, op.STOP);
+  return true;
+}
+
+function writeKey(w: Writer, k: number): void {
+  const bytes = STANDARD_KEY_BYTES[k];
+  const n = bytes.length;
+  w.ensure(n);
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  w.pos = p;
+}
+
+function copy(w: Writer, bytes: Uint8Array): true {
+  w.ensure(bytes.length);
+  w.buf.set(bytes, w.pos);
+  w.pos += bytes.length;
+  return true;
+}
+
+function copyBlock1(w: Writer, name: unknown): boolean {
+  for (const e of block1.entries) {
+    if (e.values[0] === name) return copy(w, e.bytes);
+  }
+  return false;
+}
+
+function copyBlock2(
+  w: Writer,
+  levelname: unknown,
+  levelno: unknown,
+  pathname: unknown,
+  filename: unknown,
+  module: unknown,
+  excText: unknown,
+  stackInfo: unknown,
+  lineno: unknown,
+  funcName: unknown,
+): boolean {
+  for (const { values: v, bytes } of block2.entries) {
+    if (
+      v[0] === levelname && v[1] === levelno && v[2] === pathname &&
+      v[3] === filename && v[4] === module && v[5] === excText &&
+      v[6] === stackInfo && v[7] === lineno && v[8] === funcName
+    ) return copy(w, bytes);
+  }
+  return false;
+}
+
+function copyBlock3(
+  w: Writer,
+  thread: unknown,
+  threadName: unknown,
+  processName: unknown,
+  process: unknown,
+  taskName: unknown,
+): boolean {
+  for (const { values: v, bytes } of block3.entries) {
+    if (
+      v[0] === thread && v[1] === threadName && v[2] === processName &&
+      v[3] === process && v[4] === taskName
+    ) return copy(w, bytes);
+  }
+  return false;
 }
 
 // What writeRecordPickle does with a key's value.

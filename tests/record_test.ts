@@ -5,6 +5,7 @@ import {
   getLevelName,
   getLevelNo,
   getMessage,
+  type LogRecordDict,
   makeLogRecord,
   makePickle,
   RECORD_KEYS,
@@ -284,4 +285,43 @@ while pos < len(data):
   deepEqual(out[1][2], "m");
   deepEqual(out[1][3], "float");
   deepEqual(out[2].slice(4), [true, true]);
+});
+
+Deno.test("kept bytes of unchanging keys: 60 records over 6 loggers, 3 levels, 2 files, odd values, all as CPython reads them", async () => {
+  const records: LogRecordDict[] = [];
+  for (let i = 0; i < 60; i++) {
+    const r = makeLogRecord({
+      name: i % 7 === 6 ? 1234 as unknown as string : `app.${i % 6}.ünï`,
+      levelno: [10, 20, 40][i % 3],
+      msg: "n=%d %s",
+      args: [i, "é"],
+      pathname: i % 2 ? "/srv/a.ts" : "/srv/b.ts",
+      lineno: i % 5 === 0 ? 12.5 : i,
+      stack_info: i % 4 === 0 ? `stack ${i}` : null,
+      created: 1700000000.25 + i,
+    }, { seq: i, "7": "integer-like key" });
+    if (i % 9 === 0) delete (r as Partial<LogRecordDict>).thread;
+    if (i % 11 === 0) r.module = { not: "a string" } as unknown as string;
+    if (i % 13 === 0) r.process = 2 ** 40;
+    records.push(r);
+  }
+  const out = await runPython(
+    [pyScript("record_judge.py")],
+    lengthPrefixed(records.map((r) => makePickle(r).subarray(4))),
+  );
+  const judged = out.trim().split("\n").map((l) => JSON.parse(l));
+  equal(judged.length, records.length);
+  for (let i = 0; i < records.length; i++) {
+    const want: Record<string, unknown> = {};
+    for (const key of Object.keys(records[i])) {
+      want[key] = key === "msg"
+        ? getMessage(records[i])
+        : key === "args" || key === "exc_info"
+        ? null
+        : records[i][key];
+    }
+    deepEqual(judged[i].dict, want, `record ${i}`);
+    deepEqual(judged[i].keys, Object.keys(want), `record ${i} key order`);
+    equal(judged[i].types.created, "float");
+  }
 });
