@@ -2,6 +2,43 @@
 // Python's `format % args` and `str()`, as LogRecord.getMessage() uses them.
 
 import { safeString } from "./pickle/encode.ts";
+import { Writer } from "./pickle/_writer.ts";
+import { BINUNICODE } from "./pickle/_opcodes.ts";
+
+/**
+ * The message of a record, as Python's `LogRecord.getMessage()`: `msg` as a
+ * string, %-formatted with `args` when there are any (`"%s took %.1f ms"`
+ * with `["GET", 1.25]`; `"%(user)s"` with `{ user: "ann" }`).
+ *
+ * @example Format a message
+ * ```ts
+ * import { getMessage } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(getMessage({ msg: "%s took %.1f ms", args: ["GET", 1.25] }), "GET took 1.2 ms");
+ * ```
+ *
+ * @param record A record, or any object with `msg` and `args`.
+ * @returns The message text.
+ * @throws {TypeError} When the format and the arguments do not match, as Python's `%` does.
+ */
+export function getMessage(record: { msg?: unknown; args?: unknown }): string {
+  const msg = record.msg;
+  const text = typeof msg === "string" ? msg : str(msg);
+  const args = record.args;
+  if (args === null || args === undefined) return text;
+  if (Array.isArray(args)) {
+    return args.length === 0 ? text : percentFormat(text, args, null);
+  }
+  if (typeof args === "object" && !(args instanceof Date)) {
+    return Object.keys(args).length === 0 && !(args instanceof Map)
+      ? text
+      : percentFormat(text, null, args as Record<string, unknown>);
+  }
+  return args === "" || args === 0 || args === false
+    ? text
+    : percentFormat(text, [args], null);
+}
 
 /** Python's `str()` of a value, as near as JavaScript has it. */
 export function str(v: unknown): string {
@@ -51,6 +88,12 @@ interface Conversion {
 interface CompiledFormat {
   text: string[];
   conversions: Conversion[];
+  /** The UTF-8 of each text piece (made on first use by writeMessage). */
+  textBytes: Uint8Array[] | null;
+  /** Bytes of all text pieces. */
+  textLength: number;
+  /** Every conversion is positional, without flags, width or `*`. */
+  plain: boolean;
 }
 
 const compiled = new Map<string, CompiledFormat>();
@@ -59,7 +102,13 @@ const compiled = new Map<string, CompiledFormat>();
 function compile(format: string): CompiledFormat {
   let c = compiled.get(format);
   if (c !== undefined) return c;
-  c = { text: [], conversions: [] };
+  c = {
+    text: [],
+    conversions: [],
+    textBytes: null,
+    textLength: 0,
+    plain: true,
+  };
   let text = "";
   let last = 0;
   SPEC.lastIndex = 0;
@@ -89,6 +138,7 @@ function compile(format: string): CompiledFormat {
     });
   }
   c.text.push(text + format.slice(last));
+  c.plain = c.conversions.every((conv) => conv.plain);
   if (format.length <= MAX_CACHED_FORMAT_LENGTH) {
     if (compiled.size >= MAX_CACHED_FORMATS) compiled.clear();
     compiled.set(format, c);
@@ -145,7 +195,7 @@ export function percentFormat(
 /** A conversion without flags or width: the usual cases first. */
 function plainConversion(conv: string, value: unknown, prec: number): string {
   if (typeof value === "string" && conv === "s") {
-    return prec >= 0 ? value.slice(0, prec) : value;
+    return prec >= 0 ? headCodePoints(value, prec) : value;
   }
   if (typeof value === "number") {
     if (
@@ -171,7 +221,7 @@ function convert(
     case "r":
     case "a": {
       const s = conv === "s" ? str(value) : repr(value);
-      return prec >= 0 ? s.slice(0, prec) : s;
+      return prec >= 0 ? headCodePoints(s, prec) : s;
     }
     case "c":
       return typeof value === "number"
@@ -330,4 +380,127 @@ function repr(v: unknown): string {
     return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
   }
   return str(v);
+}
+
+/** Most UTF-8 bytes of `%d` of a safe integer or `%.Nf` before its digits. */
+const MAX_NUMBER_BYTES = 32;
+/** Most digits after the point `%.Nf` takes the short path for. */
+const MAX_FAST_PRECISION = 20;
+
+/**
+ * Writes a record's message as a pickle BINUNICODE string: the same text
+ * as {@linkcode getMessage}, but for the usual message (a format whose
+ * conversions are plain `%s` of strings, `%d` of integers and `%.Nf` of
+ * numbers) written as UTF-8 straight away, without making the string.
+ *
+ * @param w The writer.
+ * @param record An object with `msg` and `args`.
+ * @throws {TypeError} When the format and the arguments do not match.
+ */
+export function writeMessage(
+  w: Writer,
+  record: { msg?: unknown; args?: unknown },
+): void {
+  const msg = record.msg;
+  const args = record.args;
+  if (typeof msg === "string" && Array.isArray(args) && args.length > 0) {
+    const c = compile(msg);
+    if (
+      c.plain && c.conversions.length === args.length &&
+      writePlain(w, c, args)
+    ) return;
+  }
+  w.byte(BINUNICODE);
+  w.lengthPrefixedUtf8(getMessage(record));
+}
+
+/** writePlain's work; false (nothing written) when a value needs the general path. */
+function writePlain(
+  w: Writer,
+  c: CompiledFormat,
+  args: readonly unknown[],
+): boolean {
+  const texts = c.textBytes ?? encodeTexts(c);
+  let bound = 5 + c.textLength;
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i];
+    if (typeof v === "string") bound += v.length * 3;
+    else if (typeof v === "number") {
+      bound += MAX_NUMBER_BYTES + c.conversions[i].prec;
+    } else return false;
+  }
+  w.ensure(bound);
+  const buf = w.buf;
+  const start = w.pos;
+  let p = copyBytes(buf, start + 5, texts[0]);
+  for (let i = 0; i < args.length; i++) {
+    const { conv, prec } = c.conversions[i];
+    const v = args[i];
+    let s: string;
+    if (conv === "s" && typeof v === "string") {
+      s = prec >= 0 ? headCodePoints(v, prec) : v;
+      p = w.utf8At(s, p);
+    } else if (
+      (conv === "d" || conv === "i" || conv === "u") &&
+      typeof v === "number" && Number.isSafeInteger(v) && !Object.is(v, -0)
+    ) {
+      p = writeAscii(buf, p, String(v));
+    } else if (
+      (conv === "f" || conv === "F") && typeof v === "number" &&
+      Number.isFinite(v) && prec <= MAX_FAST_PRECISION &&
+      Math.abs(v) < FIXED_LIMIT
+    ) {
+      if (v < 0 || Object.is(v, -0)) buf[p++] = MINUS;
+      p = writeAscii(buf, p, fixed(Math.abs(v), prec < 0 ? 6 : prec));
+    } else {
+      return false;
+    }
+    p = copyBytes(buf, p, texts[i + 1]);
+  }
+  const n = p - start - 5;
+  buf[start] = BINUNICODE;
+  buf[start + 1] = n & 0xff;
+  buf[start + 2] = (n >>> 8) & 0xff;
+  buf[start + 3] = (n >>> 16) & 0xff;
+  buf[start + 4] = n >>> 24;
+  w.pos = p;
+  return true;
+}
+
+/** toFixed gives plain digits below 10^21; the short path stays below. */
+const FIXED_LIMIT = 1e21;
+const MINUS = 0x2d;
+
+function encodeTexts(c: CompiledFormat): Uint8Array[] {
+  c.textBytes = c.text.map((t) => {
+    const tw = new Writer(t.length * 3);
+    return tw.buf.slice(0, tw.utf8At(t, 0));
+  });
+  c.textLength = c.textBytes.reduce((n, b) => n + b.length, 0);
+  return c.textBytes;
+}
+
+/** The first `n` code points of `s` (Python slices code points, not UTF-16 units). */
+function headCodePoints(s: string, n: number): string {
+  let i = 0;
+  for (let k = 0; i < s.length && k < n; k++) {
+    const c = s.charCodeAt(i);
+    i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length &&
+        (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+      ? 2
+      : 1;
+  }
+  return s.slice(0, i);
+}
+
+function copyBytes(buf: Uint8Array, p: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  return p;
+}
+
+function writeAscii(buf: Uint8Array, p: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+  return p;
 }

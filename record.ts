@@ -12,7 +12,9 @@
 
 import { RECORD_KEYS } from "./_record_keys.ts";
 import { formatError, writeRecordPickle } from "./pickle/encode.ts";
-import { percentFormat, str } from "./_percent.ts";
+import { getMessage, writeMessage } from "./_percent.ts";
+
+export { getMessage };
 import { acquireWriter, releaseWriter } from "./pickle/encode.ts";
 import { MAX_UINT32 } from "./pickle/_opcodes.ts";
 
@@ -349,41 +351,6 @@ function stripExtension(filename: string): string {
 }
 
 /**
- * The message of a record, as Python's `LogRecord.getMessage()`: `msg` as a
- * string, %-formatted with `args` when there are any (`"%s took %.1f ms"`
- * with `["GET", 1.25]`; `"%(user)s"` with `{ user: "ann" }`).
- *
- * @example Format a message
- * ```ts
- * import { getMessage } from "@pysocklog/pysocklog";
- * import { equal } from "node:assert/strict";
- *
- * equal(getMessage({ msg: "%s took %.1f ms", args: ["GET", 1.25] }), "GET took 1.2 ms");
- * ```
- *
- * @param record A record, or any object with `msg` and `args`.
- * @returns The message text.
- * @throws {TypeError} When the format and the arguments do not match, as Python's `%` does.
- */
-export function getMessage(record: { msg?: unknown; args?: unknown }): string {
-  const msg = record.msg;
-  const text = typeof msg === "string" ? msg : str(msg);
-  const args = record.args;
-  if (args === null || args === undefined) return text;
-  if (Array.isArray(args)) {
-    return args.length === 0 ? text : percentFormat(text, args, null);
-  }
-  if (typeof args === "object" && !(args instanceof Date)) {
-    return Object.keys(args).length === 0 && !(args instanceof Map)
-      ? text
-      : percentFormat(text, null, args as Record<string, unknown>);
-  }
-  return args === "" || args === 0 || args === false
-    ? text
-    : percentFormat(text, [args], null);
-}
-
-/**
  * The framed bytes CPython's `SocketHandler.makePickle` would send for a
  * record: a 4-byte big-endian length, then a protocol-2 pickle of the
  * record's dict with `msg` formatted by {@linkcode getMessage}, `args` and
@@ -407,12 +374,11 @@ export function getMessage(record: { msg?: unknown; args?: unknown }): string {
  */
 export function makePickle(record: LogRecordInit): Uint8Array {
   const full = toLogRecord(record);
-  const msg = getMessage(full);
   const w = acquireWriter();
   try {
     w.ensure(FRAME_HEADER);
     w.pos += FRAME_HEADER;
-    writeRecordPickle(w, full, msg);
+    writeRecordPickle(w, full, writeMessage);
     // The slab may have moved while writing: the frame starts at w.start.
     w.view.setUint32(
       w.start,

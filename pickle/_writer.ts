@@ -114,14 +114,19 @@ export class Writer {
     if (len > SHORT_STRING && s.isWellFormed()) {
       n = textEncoder.encodeInto(s, this.buf.subarray(start)).written;
     } else {
-      n = this.#utf8(s, start) - start;
+      n = this.utf8At(s, start) - start;
     }
     this.view.setUint32(this.pos, n, true);
     this.pos = start + n;
     return n;
   }
 
-  #utf8(s: string, at: number): number {
+  /**
+   * Writes `s` as UTF-8 (lone surrogates as `surrogatepass` does) at `at`,
+   * without a length and without making room: the caller has ensured
+   * three bytes per code unit. Returns the position after it.
+   */
+  utf8At(s: string, at: number): number {
     const buf = this.buf;
     let p = at;
     const len = s.length;

@@ -145,6 +145,12 @@ export function releaseWriter(w: Writer): void {
   sharedWriter = w;
 }
 
+/** Writes a record's formatted message as a pickled str. */
+export type MessageWriter = (
+  w: Writer,
+  record: Readonly<Record<string, unknown>>,
+) => void;
+
 /**
  * Writes the dict CPython's `SocketHandler.makePickle` builds from a record:
  * the record's own keys in order, `msg` replaced by the formatted message,
@@ -157,9 +163,9 @@ export function releaseWriter(w: Writer): void {
 export function writeRecordPickle(
   w: Writer,
   record: Readonly<Record<string, unknown>>,
-  msg: string,
+  writeMessage: MessageWriter,
 ): void {
-  if (writeStandardRecord(w, record, msg)) return;
+  if (writeStandardRecord(w, record, writeMessage)) return;
   w.ensure(RECORD_HEAD.length);
   w.buf.set(RECORD_HEAD, w.pos);
   w.pos += RECORD_HEAD.length;
@@ -192,7 +198,8 @@ export function writeRecordPickle(
     }
     let v = record[key];
     if (action === AS_MESSAGE) {
-      v = msg;
+      writeMessage(w, record);
+      continue;
     } else if (action === AS_NONE) {
       v = null;
     } else if (action === AS_FLOAT && typeof v === "number") {
@@ -278,9 +285,11 @@ function isScalar(v: unknown): boolean {
 function writeStandardRecord(
   w: Writer,
   r: Readonly<Record<string, unknown>>,
-  msg: string,
+  writeMessage: MessageWriter,
 ): boolean {
-  const start = w.pos;
+  // Where this record starts, from the result's start: a slab that fills
+  // up moves the result to a new one.
+  const start = w.pos - w.start;
   // Block 1: the head, the logger name, the key of msg.
   const name = r.name;
   if (!isScalar(name)) return false;
@@ -294,7 +303,7 @@ function writeStandardRecord(
     block1.keep([name], w, at);
   }
   writeKey(w, K_MSG);
-  writeStr(w, msg);
+  writeMessage(w, r);
   writeKey(w, K_ARGS);
   w.byte(op.NONE);
   // Block 2: levelname .. funcName (exc_info, always None, inside it).
@@ -333,7 +342,7 @@ function writeStandardRecord(
       funcName,
     ];
     if (!values.every(isScalar)) {
-      w.pos = start;
+      w.pos = w.start + start;
       return false;
     }
     const at = w.pos;
@@ -351,7 +360,7 @@ function writeStandardRecord(
     if (typeof v === "number") writeFloat(w, v);
     else if (isScalar(v)) put(w, v, EMPTY_MEMO, NO_STACK);
     else {
-      w.pos = start;
+      w.pos = w.start + start;
       return false;
     }
   }
@@ -364,7 +373,7 @@ function writeStandardRecord(
   if (!copyBlock3(w, thread, threadName, processName, process, taskName)) {
     const values = [thread, threadName, processName, process, taskName];
     if (!values.every(isScalar)) {
-      w.pos = start;
+      w.pos = w.start + start;
       return false;
     }
     const at = w.pos;
@@ -380,14 +389,14 @@ function writeStandardRecord(
   for (const key in r) {
     if (i < STANDARD_KEYS.length) {
       if (key !== STANDARD_KEYS[i++]) {
-        w.pos = start;
+        w.pos = w.start + start;
         return false;
       }
       continue;
     }
     if (key === "message" || !Object.hasOwn(r, key)) continue;
     if (++i >= op.BATCH_SIZE) {
-      w.pos = start; // a thousand keys: the general path batches them
+      w.pos = w.start + start; // a thousand keys: the general path batches them
       return false;
     }
     writeStr(w, key);
@@ -400,7 +409,7 @@ function writeStandardRecord(
     }
   }
   if (i < STANDARD_KEYS.length) {
-    w.pos = start;
+    w.pos = w.start + start;
     return false;
   }
   w.bytes2(op.SETITEMS, op.STOP);

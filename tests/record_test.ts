@@ -133,7 +133,7 @@ for fmt, args in cases:
   equal(getMessage({ msg: "no args %s", args: [] }), "no args %s");
 });
 
-Deno.test("getMessage's short paths (%s, %d, %.Nf) agree with Python on 6,000 seeded values, exact ties included", async () => {
+Deno.test("messages (%s, %d, %.Nf short paths) agree with Python on 6,000 seeded values, exact ties included, as text and as pickled", async () => {
   const rand = prng(20261126);
   const values: number[] = [];
   for (let i = 0; i < 2_000; i++) {
@@ -150,24 +150,39 @@ Deno.test("getMessage's short paths (%s, %d, %.Nf) agree with Python on 6,000 se
         : (rand() - 0.5) * 10 ** Math.floor(rand() * 22 - 8),
     );
   }
+  const words = ["x", "é", "日本", "\u{1f600}", "a'b", ""];
   const cases: [string, unknown[]][] = values.map((v, i) => {
     const p = i % 8;
-    return [
-      `v=%.${p}f i=%d s=%s f=%f`,
-      [v, Math.trunc(v), `x${i}`, v],
-    ];
+    const word = words[i % words.length] + i;
+    return i % 5 === 4
+      ? [`%s ü %.${p % 4}s %d%%`, [word, word, Math.trunc(v)]]
+      : [`v=%.${p}f i=%d s=%s f=%f`, [v, Math.trunc(v), word, v]];
   });
   const ours = cases.map(([msg, args]) => getMessage({ msg, args }));
+  const frames = cases.map(([msg, args]) => makePickle({ msg, args }));
   const script = `
-import json, sys
-for fmt, args in json.load(sys.stdin):
-    print(fmt % tuple(args))
+import json, pickle, struct, sys
+data = sys.stdin.buffer.read()
+n = struct.unpack(">L", data[:4])[0]
+cases = json.loads(data[4:4 + n])
+pos = 4 + n
+for fmt, args in cases:
+    (k,) = struct.unpack(">L", data[pos:pos + 4])
+    pickled = pickle.loads(data[pos + 4:pos + 4 + k])["msg"]
+    pos += 4 + k
+    print(json.dumps([fmt % tuple(args), pickled]))
 `;
-  const theirs = (await runPython(["-c", script], JSON.stringify(cases))).split(
-    "\n",
-  );
+  const input = lengthPrefixed([
+    new TextEncoder().encode(JSON.stringify(cases)),
+    ...frames.map((f) => f.subarray(4)),
+  ]);
+  const theirs = (await runPython(["-c", script], input)).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  equal(theirs.length, cases.length);
   for (let i = 0; i < cases.length; i++) {
-    equal(ours[i], theirs[i], `value ${values[i]}: ${cases[i][0]}`);
+    const [text, pickled] = theirs[i];
+    equal(ours[i], text, `value ${values[i]}: ${cases[i][0]}`);
+    equal(pickled, text, `pickled, value ${values[i]}: ${cases[i][0]}`);
   }
 });
 
@@ -324,4 +339,39 @@ Deno.test("kept bytes of unchanging keys: 60 records over 6 loggers, 3 levels, 2
     deepEqual(judged[i].keys, Object.keys(want), `record ${i} key order`);
     equal(judged[i].types.created, "float");
   }
+});
+
+Deno.test("a record that leaves the fast path after its slab filled up is written whole (records of 1,001 extras between small ones)", async () => {
+  const many: Record<string, unknown> = {};
+  for (let i = 0; i < 1_001; i++) many[`k${i}`] = "v".repeat(i % 7);
+  const frames: Uint8Array[] = [];
+  const want: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    // Small records share a 64 KiB slab; after 30 of them a many-keys
+    // record starts near its end, and the slab fills up before that record
+    // leaves the fast path (at its 1,000th key, about 18 KiB in).
+    const small = i % 31 !== 30;
+    const r = small
+      ? makeLogRecord({ msg: "m %d", args: [i] }, {
+        pad: "p".repeat(1_000 + (i * 4_099) % 1_000),
+      })
+      : makeLogRecord({ msg: "big", created: 1 }, many);
+    frames.push(makePickle(r).slice());
+    want.push(RECORD_KEYS.length + (small ? 1 : 1_001));
+  }
+  // The many-keys records are the same record: their frames are the same bytes.
+  const big = frames.filter((_, i) => i % 31 === 30);
+  for (const f of big) deepEqual(f, big[0]);
+  const script = `
+import pickle, struct, sys
+data = sys.stdin.buffer.read(); pos = 0
+while pos < len(data):
+    (n,) = struct.unpack(">L", data[pos:pos+4]); d = pickle.loads(data[pos+4:pos+4+n]); pos += 4 + n
+    print(len(d))
+`;
+  const out = (await runPython(
+    ["-c", script],
+    lengthPrefixed(frames.map((f) => f.subarray(4))),
+  )).trim().split("\n").map(Number);
+  deepEqual(out, want);
 });
