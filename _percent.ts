@@ -451,7 +451,7 @@ function writePlain(
       Math.abs(v) < FIXED_LIMIT
     ) {
       if (v < 0 || Object.is(v, -0)) buf[p++] = MINUS;
-      p = writeAscii(buf, p, fixed(Math.abs(v), prec < 0 ? 6 : prec));
+      p = writeFixed(buf, p, Math.abs(v), prec < 0 ? 6 : prec);
     } else {
       return false;
     }
@@ -492,6 +492,55 @@ function headCodePoints(s: string, n: number): string {
   }
   return s.slice(0, i);
 }
+
+/**
+ * The digits of {@linkcode fixed}`(a, prec)`, written: computed in integers
+ * when `a * 10^prec` is small and far from a tie, else from the string.
+ */
+function writeFixed(
+  buf: Uint8Array,
+  p: number,
+  a: number,
+  prec: number,
+): number {
+  if (prec < POWERS_OF_TEN.length) {
+    const pow = POWERS_OF_TEN[prec];
+    const scaled = a * pow;
+    if (
+      scaled < EXACT_SCALED &&
+      Math.abs(scaled - Math.floor(scaled) - 0.5) > TIE_MARGIN
+    ) {
+      const rounded = Math.round(scaled);
+      const whole = Math.floor(rounded / pow);
+      p = writeDigits(buf, p, whole);
+      if (prec > 0) {
+        buf[p++] = DOT;
+        let part = rounded - whole * pow;
+        for (let i = p + prec - 1; i >= p; i--) {
+          buf[i] = ZERO + part % 10;
+          part = Math.floor(part / 10);
+        }
+        p += prec;
+      }
+      return p;
+    }
+  }
+  return writeAscii(buf, p, fixed(a, prec));
+}
+
+/** Writes a non-negative integer below 2^53 in decimal. */
+function writeDigits(buf: Uint8Array, p: number, n: number): number {
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = p + digits - 1; i >= p; i--) {
+    buf[i] = ZERO + n % 10;
+    n = Math.floor(n / 10);
+  }
+  return p + digits;
+}
+
+const DOT = 0x2e;
+const ZERO = 0x30;
 
 function copyBytes(buf: Uint8Array, p: number, bytes: Uint8Array): number {
   const n = bytes.length;

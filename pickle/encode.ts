@@ -216,6 +216,55 @@ export function writeRecordPickle(
   w.bytes2(op.SETITEMS, op.STOP);
 }
 
+// What writeRecordPickle does with a key's value.
+const AS_IS = 0;
+/** `msg`: the formatted message. */
+const AS_MESSAGE = 1;
+/** `args`, `exc_info`: None. */
+const AS_NONE = 2;
+/** `created`, `msecs`, `relativeCreated`: always a float. */
+const AS_FLOAT = 3;
+
+function actionOf(key: string): number {
+  switch (key) {
+    case "msg":
+      return AS_MESSAGE;
+    case "args":
+    case "exc_info":
+      return AS_NONE;
+    case "created":
+    case "msecs":
+    case "relativeCreated":
+      return AS_FLOAT;
+    default:
+      return AS_IS;
+  }
+}
+
+/** CPython's LogRecord keys in CPython's order (as record.ts builds them). */
+const STANDARD_KEYS = RECORD_KEYS;
+const STANDARD_ACTIONS = STANDARD_KEYS.map(actionOf);
+/** Each standard key as a whole BINUNICODE opcode: `X`, length, UTF-8. */
+const STANDARD_KEY_BYTES = STANDARD_KEYS.map((key) => {
+  const w = new Writer(64);
+  w.byte(op.BINUNICODE);
+  w.lengthPrefixedUtf8(key);
+  return w.take();
+});
+
+/** PROTO 2, EMPTY_DICT, BINPUT 0, MARK: how every record pickle starts. */
+const RECORD_HEAD = new Uint8Array([
+  op.PROTO,
+  PROTOCOL,
+  op.EMPTY_DICT,
+  op.BINPUT,
+  0,
+  op.MARK,
+]);
+/** Scalars never touch the memo or the stack: these stay empty. */
+const EMPTY_MEMO: Memo = new Map();
+const NO_STACK: Frame[] = [];
+
 // ---- The fast path: a record as makeLogRecord builds it -------------------
 //
 // Between the values that change with every record (msg, created, msecs,
@@ -234,6 +283,7 @@ const K_MSG = 1;
 const K_ARGS = 2;
 const K_FUNCNAME = 12;
 const K_CREATED = 13;
+const K_MSECS = 14;
 const K_RELATIVE = 15;
 const K_THREAD = 16;
 const K_TASKNAME = 20;
@@ -268,6 +318,24 @@ class Block {
   }
 }
 
+/**
+ * The keys created, msecs and relativeCreated, each followed by BINFLOAT
+ * and room for its 8 bytes: the times are set into a copy of it.
+ */
+const TIMES = (() => {
+  const w = new Writer(128);
+  for (let k = K_CREATED; k <= K_RELATIVE; k++) {
+    w.raw(STANDARD_KEY_BYTES[k]);
+    writeFloat(w, 0);
+  }
+  return w.take().slice();
+})();
+/** Where each time's 8 bytes are in TIMES. */
+const TIMES_CREATED = STANDARD_KEY_BYTES[K_CREATED].length + 1;
+const TIMES_MSECS = TIMES_CREATED + 8 + STANDARD_KEY_BYTES[K_MSECS].length + 1;
+const TIMES_RELATIVE = TIMES_MSECS + 8 +
+  STANDARD_KEY_BYTES[K_RELATIVE].length + 1;
+
 const block1 = new Block([K_NAME]);
 const block2 = new Block(BLOCK2_KEYS);
 const block3 = new Block(BLOCK3_KEYS);
@@ -287,26 +355,24 @@ function writeStandardRecord(
   r: Readonly<Record<string, unknown>>,
   writeMessage: MessageWriter,
 ): boolean {
-  // Where this record starts, from the result's start: a slab that fills
-  // up moves the result to a new one.
+  // Positions are kept from the result's start: a slab that fills up moves
+  // the result to a new one.
   const start = w.pos - w.start;
   // Block 1: the head, the logger name, the key of msg.
   const name = r.name;
-  if (!isScalar(name)) return false;
-  w.ensure(RECORD_HEAD.length);
-  w.buf.set(RECORD_HEAD, w.pos);
-  w.pos += RECORD_HEAD.length;
-  if (!copyBlock1(w, name)) {
-    const at = w.pos;
+  if (!isScalar(name) || !copyBlock1(w, name)) {
+    if (!isScalar(name)) return false;
+    const at = w.pos - w.start;
+    w.ensure(RECORD_HEAD.length);
+    w.buf.set(RECORD_HEAD, w.pos);
+    w.pos += RECORD_HEAD.length;
     writeKey(w, K_NAME);
     put(w, name, EMPTY_MEMO, NO_STACK);
-    block1.keep([name], w, at);
+    writeKey(w, K_MSG);
+    block1.keep([name], w, w.start + at);
   }
-  writeKey(w, K_MSG);
   writeMessage(w, r);
-  writeKey(w, K_ARGS);
-  w.byte(op.NONE);
-  // Block 2: levelname .. funcName (exc_info, always None, inside it).
+  // Block 2: args (None), levelname .. funcName (exc_info, None, inside).
   const levelname = r.levelname;
   const levelno = r.levelno;
   const pathname = r.pathname;
@@ -345,23 +411,39 @@ function writeStandardRecord(
       w.pos = w.start + start;
       return false;
     }
-    const at = w.pos;
-    for (let k = 3; k <= K_FUNCNAME; k++) {
+    const at = w.pos - w.start;
+    for (let k = K_ARGS; k <= K_FUNCNAME; k++) {
       writeKey(w, k);
       if (STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
       else put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
     }
-    block2.keep(values, w, at);
+    block2.keep(values, w, w.start + at);
   }
   // The times: always floats.
-  for (let k = K_CREATED; k <= K_RELATIVE; k++) {
-    writeKey(w, k);
-    const v = r[STANDARD_KEYS[k]];
-    if (typeof v === "number") writeFloat(w, v);
-    else if (isScalar(v)) put(w, v, EMPTY_MEMO, NO_STACK);
-    else {
-      w.pos = w.start + start;
-      return false;
+  const created = r.created;
+  const msecs = r.msecs;
+  const relativeCreated = r.relativeCreated;
+  if (
+    typeof created === "number" && typeof msecs === "number" &&
+    typeof relativeCreated === "number"
+  ) {
+    w.ensure(TIMES.length);
+    const at = w.pos;
+    w.buf.set(TIMES, at);
+    w.view.setFloat64(at + TIMES_CREATED, created, false);
+    w.view.setFloat64(at + TIMES_MSECS, msecs, false);
+    w.view.setFloat64(at + TIMES_RELATIVE, relativeCreated, false);
+    w.pos = at + TIMES.length;
+  } else {
+    for (let k = K_CREATED; k <= K_RELATIVE; k++) {
+      writeKey(w, k);
+      const v = r[STANDARD_KEYS[k]];
+      if (typeof v === "number") writeFloat(w, v);
+      else if (isScalar(v)) put(w, v, EMPTY_MEMO, NO_STACK);
+      else {
+        w.pos = w.start + start;
+        return false;
+      }
     }
   }
   // Block 3: thread .. taskName.
@@ -376,12 +458,12 @@ function writeStandardRecord(
       w.pos = w.start + start;
       return false;
     }
-    const at = w.pos;
+    const at = w.pos - w.start;
     for (let k = K_THREAD; k <= K_TASKNAME; k++) {
       writeKey(w, k);
       put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
     }
-    block3.keep(values, w, at);
+    block3.keep(values, w, w.start + at);
   }
   // The record's own keys: CPython's first, then the extra ones.
   let memo: Memo | null = null;
@@ -478,55 +560,6 @@ function copyBlock3(
   }
   return false;
 }
-
-// What writeRecordPickle does with a key's value.
-const AS_IS = 0;
-/** `msg`: the formatted message. */
-const AS_MESSAGE = 1;
-/** `args`, `exc_info`: None. */
-const AS_NONE = 2;
-/** `created`, `msecs`, `relativeCreated`: always a float. */
-const AS_FLOAT = 3;
-
-function actionOf(key: string): number {
-  switch (key) {
-    case "msg":
-      return AS_MESSAGE;
-    case "args":
-    case "exc_info":
-      return AS_NONE;
-    case "created":
-    case "msecs":
-    case "relativeCreated":
-      return AS_FLOAT;
-    default:
-      return AS_IS;
-  }
-}
-
-/** CPython's LogRecord keys in CPython's order (as record.ts builds them). */
-const STANDARD_KEYS = RECORD_KEYS;
-const STANDARD_ACTIONS = STANDARD_KEYS.map(actionOf);
-/** Each standard key as a whole BINUNICODE opcode: `X`, length, UTF-8. */
-const STANDARD_KEY_BYTES = STANDARD_KEYS.map((key) => {
-  const w = new Writer(64);
-  w.byte(op.BINUNICODE);
-  w.lengthPrefixedUtf8(key);
-  return w.take();
-});
-
-/** PROTO 2, EMPTY_DICT, BINPUT 0, MARK: how every record pickle starts. */
-const RECORD_HEAD = new Uint8Array([
-  op.PROTO,
-  PROTOCOL,
-  op.EMPTY_DICT,
-  op.BINPUT,
-  0,
-  op.MARK,
-]);
-/** Scalars never touch the memo or the stack: these stay empty. */
-const EMPTY_MEMO: Memo = new Map();
-const NO_STACK: Frame[] = [];
 
 /** Encodes one value (iteratively: nesting is not bounded by the JS stack). */
 function encodeValue(w: Writer, root: unknown, memo: Memo): void {
