@@ -341,37 +341,55 @@ Deno.test("kept bytes of unchanging keys: 60 records over 6 loggers, 3 levels, 2
   }
 });
 
-Deno.test("a record that leaves the fast path after its slab filled up is written whole (records of 1,001 extras between small ones)", async () => {
+Deno.test("slabs that fill up mid-record: a record leaving the fast path, and kept blocks, are written whole (400 records, long names and paths, 1,001-extras records)", async () => {
   const many: Record<string, unknown> = {};
   for (let i = 0; i < 1_001; i++) many[`k${i}`] = "v".repeat(i % 7);
+  const names = Array.from(
+    { length: 6 },
+    (_, i) => `n${i}.` + "x".repeat(3_000 + i * 397),
+  );
+  const paths = Array.from(
+    { length: 5 },
+    (_, i) => `/p${i}/` + "y".repeat(2_000 + i * 131) + ".ts",
+  );
   const frames: Uint8Array[] = [];
-  const want: number[] = [];
-  for (let i = 0; i < 200; i++) {
+  const want: unknown[] = [];
+  for (let i = 0; i < 400; i++) {
     // Small records share a 64 KiB slab; after 30 of them a many-keys
     // record starts near its end, and the slab fills up before that record
-    // leaves the fast path (at its 1,000th key, about 18 KiB in).
+    // leaves the fast path (at its 1,000th key, about 18 KiB in). Long
+    // names and paths are written and kept at every offset, slab ends
+    // included.
     const small = i % 31 !== 30;
+    // One name and one path often (kept, copied), the others in turn
+    // (pushing it out of the blocks, so it is written and kept again).
+    const name = names[i % 2 === 0 ? 0 : 1 + (i >> 1) % 5];
+    const pathname = paths[i % 3 === 0 ? 0 : 1 + i % 4];
     const r = small
-      ? makeLogRecord({ msg: "m %d", args: [i] }, {
-        pad: "p".repeat(1_000 + (i * 4_099) % 1_000),
+      ? makeLogRecord({ name, pathname, msg: "m %d", args: [i] }, {
+        pad: "p".repeat((i * 4_099) % 300),
       })
       : makeLogRecord({ msg: "big", created: 1 }, many);
     frames.push(makePickle(r).slice());
-    want.push(RECORD_KEYS.length + (small ? 1 : 1_001));
+    want.push(
+      small
+        ? [RECORD_KEYS.length + 1, name, pathname]
+        : [RECORD_KEYS.length + 1_001, "root", "(unknown file)"],
+    );
   }
   // The many-keys records are the same record: their frames are the same bytes.
   const big = frames.filter((_, i) => i % 31 === 30);
   for (const f of big) deepEqual(f, big[0]);
   const script = `
-import pickle, struct, sys
+import json, pickle, struct, sys
 data = sys.stdin.buffer.read(); pos = 0
 while pos < len(data):
     (n,) = struct.unpack(">L", data[pos:pos+4]); d = pickle.loads(data[pos+4:pos+4+n]); pos += 4 + n
-    print(len(d))
+    print(json.dumps([len(d), d["name"], d["pathname"]]))
 `;
   const out = (await runPython(
     ["-c", script],
     lengthPrefixed(frames.map((f) => f.subarray(4))),
-  )).trim().split("\n").map(Number);
+  )).trim().split("\n").map((l) => JSON.parse(l));
   deepEqual(out, want);
 });
