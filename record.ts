@@ -391,6 +391,43 @@ export function makePickle(record: LogRecordInit): Uint8Array {
   }
 }
 
+/**
+ * Where {@linkcode writeFrame} puts a frame: `buf[offset, offset + length)`.
+ * Returns whether it keeps the frame (those bytes are then never written
+ * again); a frame not kept is discarded.
+ */
+export type FrameSink = (
+  buf: Uint8Array,
+  offset: number,
+  length: number,
+) => boolean;
+
+/**
+ * Writes the frame {@linkcode makePickle} would return into the encoder's
+ * shared slab and gives its place to `sink`, making no array for it: how a
+ * handler queues a record. (Internal: not exported from mod.ts.)
+ *
+ * @param record A record dict, or any part of one.
+ * @param sink Takes the frame's place.
+ * @throws {TypeError} When `msg` and `args` do not format.
+ * @throws {RangeError} When the pickle would be longer than 2^32-1 bytes.
+ */
+export function writeFrame(record: LogRecordInit, sink: FrameSink): void {
+  const full = toLogRecord(record);
+  const w = acquireWriter();
+  try {
+    w.ensure(FRAME_HEADER);
+    w.pos += FRAME_HEADER;
+    writeRecordPickle(w, full, writeMessage);
+    const length = w.pos - w.start;
+    w.view.setUint32(w.start, frameLength(length - FRAME_HEADER), false);
+    if (sink(w.buf, w.start, length)) w.commit();
+    else w.pos = w.start;
+  } finally {
+    releaseWriter(w);
+  }
+}
+
 /** Bytes of the `>L` length prefix. */
 export const FRAME_HEADER = 4;
 

@@ -2,107 +2,154 @@
 // The bounded queue of frames a handler has yet to send.
 
 /**
- * A FIFO of frames bounded in records and bytes. Frames are views (see
- * pickle/_writer.ts); consecutive views of one slab are sent as one write.
+ * Frames taken from the queue to be written together: their bytes as one
+ * buffer, and each frame's length (a write that stops part way sent the
+ * frames wholly before the point it reached).
+ */
+export interface FrameBatch {
+  /** The frames' bytes, in order: one view of a slab, or a copy. */
+  data: Uint8Array;
+  /** Each frame's length, in order. */
+  lengths: number[];
+  /** How many frames. */
+  count: number;
+}
+
+/**
+ * A FIFO of frames bounded by its owner in records and bytes. A frame is a
+ * range of a buffer (the encoder's slab, or a frame given whole); no object
+ * is made per frame, and frames that lie end to end in one slab are taken
+ * as one view of it.
  */
 export class FrameQueue {
-  #items: Uint8Array[] = [];
+  #bufs: Uint8Array[] = [];
+  #offs: number[] = [];
+  #lens: number[] = [];
   #head = 0;
   /** Bytes of the frames in the queue. */
   bytes = 0;
+  /** Where the frames of the last batch came from, to put back what was not sent. */
+  #takenBufs: Uint8Array[] = [];
+  #takenOffs: number[] = [];
+  #scratch = new Uint8Array(0);
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#lens.length - this.#head;
   }
 
-  push(frame: Uint8Array): void {
-    this.#items.push(frame);
-    this.bytes += frame.length;
+  /** Adds the frame `buf[offset, offset + length)`. */
+  push(buf: Uint8Array, offset: number, length: number): void {
+    this.#bufs.push(buf);
+    this.#offs.push(offset);
+    this.#lens.push(length);
+    this.bytes += length;
   }
 
-  /** Puts frames back at the front, in order (frames a failed write did not send). */
-  unshift(frames: Uint8Array[]): void {
-    if (frames.length === 0) return;
-    this.#compact();
-    this.#items.unshift(...frames);
-    for (const f of frames) this.bytes += f.length;
+  /** Removes the oldest frame; returns its length, or -1 when empty. */
+  shift(): number {
+    if (this.#head >= this.#lens.length) return -1;
+    const n = this.#lens[this.#head];
+    this.#bufs[this.#head] = EMPTY;
+    this.#head++;
+    this.bytes -= n;
+    this.#compactIfSpent();
+    return n;
   }
 
-  /** Removes and returns the oldest frame. */
-  shift(): Uint8Array | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const f = this.#items[this.#head];
-    this.#items[this.#head++] = EMPTY;
-    this.bytes -= f.length;
-    if (this.#head > COMPACT_AT && this.#head * 2 > this.#items.length) {
-      this.#compact();
-    }
-    return f;
-  }
-
-  /** Removes and returns the oldest frames, up to `maxBytes` (at least one frame). */
-  take(maxBytes: number, out: Uint8Array[]): number {
+  /**
+   * Removes the oldest frames, up to `maxBytes` (at least one frame), into
+   * `batch`. Returns their bytes.
+   */
+  take(maxBytes: number, batch: FrameBatch): number {
+    const bufs = this.#bufs;
+    const offs = this.#offs;
+    const lens = this.#lens;
+    const takenBufs = this.#takenBufs;
+    const takenOffs = this.#takenOffs;
+    const lengths = batch.lengths;
+    lengths.length = 0;
+    takenBufs.length = 0;
+    takenOffs.length = 0;
     let size = 0;
-    while (this.#head < this.#items.length) {
-      const f = this.#items[this.#head];
-      if (out.length > 0 && size + f.length > maxBytes) break;
-      this.#items[this.#head++] = EMPTY;
-      out.push(f);
-      size += f.length;
+    let contiguous = true;
+    let i = this.#head;
+    const first = bufs[i];
+    let end = offs[i];
+    for (; i < lens.length; i++) {
+      const n = lens[i];
+      if (lengths.length > 0 && size + n > maxBytes) break;
+      const buf = bufs[i];
+      const off = offs[i];
+      if (buf !== first || off !== end) contiguous = false;
+      end = off + n;
+      takenBufs.push(buf);
+      takenOffs.push(off);
+      lengths.push(n);
+      bufs[i] = EMPTY;
+      size += n;
     }
+    this.#head = i;
     this.bytes -= size;
-    if (this.#head > COMPACT_AT && this.#head * 2 > this.#items.length) {
-      this.#compact();
+    batch.count = lengths.length;
+    if (contiguous) {
+      batch.data = first.subarray(takenOffs[0], takenOffs[0] + size);
+    } else {
+      if (this.#scratch.length < size) this.#scratch = new Uint8Array(size);
+      let pos = 0;
+      for (let k = 0; k < lengths.length; k++) {
+        const off = takenOffs[k];
+        this.#scratch.set(takenBufs[k].subarray(off, off + lengths[k]), pos);
+        pos += lengths[k];
+      }
+      batch.data = this.#scratch.subarray(0, size);
     }
+    this.#compactIfSpent();
     return size;
+  }
+
+  /** Puts the frames of the last batch from `from` on back at the front, in order. */
+  putBack(batch: FrameBatch, from: number): void {
+    const k = batch.count - from;
+    if (k <= 0) return;
+    this.#compact();
+    this.#bufs.unshift(...this.#takenBufs.slice(from, batch.count));
+    this.#offs.unshift(...this.#takenOffs.slice(from, batch.count));
+    const lens = batch.lengths.slice(from, batch.count);
+    this.#lens.unshift(...lens);
+    for (const n of lens) this.bytes += n;
+  }
+
+  /** Forgets the buffers of the last batch (so that they can be freed). */
+  release(): void {
+    this.#takenBufs.length = 0;
+    this.#takenOffs.length = 0;
   }
 
   /** Empties the queue; returns how many frames it held. */
   clear(): number {
     const n = this.length;
-    this.#items = [];
+    this.#bufs = [];
+    this.#offs = [];
+    this.#lens = [];
     this.#head = 0;
     this.bytes = 0;
     return n;
   }
 
+  #compactIfSpent(): void {
+    if (this.#head > COMPACT_AT && this.#head * 2 > this.#lens.length) {
+      this.#compact();
+    }
+  }
+
   #compact(): void {
-    this.#items = this.#items.slice(this.#head);
+    this.#bufs = this.#bufs.slice(this.#head);
+    this.#offs = this.#offs.slice(this.#head);
+    this.#lens = this.#lens.slice(this.#head);
     this.#head = 0;
   }
 }
 
 const EMPTY = new Uint8Array(0);
-/** Compact the backing array once this many slots at its front are spent. */
+/** Compact the backing arrays once this many slots at their front are spent. */
 const COMPACT_AT = 1024;
-
-/**
- * Joins frames into one buffer to write: a single view when they are
- * consecutive in one slab (the usual case), else a copy into `scratch`
- * (grown when too small).
- */
-export function joinFrames(
-  frames: readonly Uint8Array[],
-  size: number,
-  scratch: { buf: Uint8Array },
-): Uint8Array {
-  const first = frames[0];
-  let contiguous = true;
-  let end = first.byteOffset + first.length;
-  for (let i = 1; i < frames.length; i++) {
-    const f = frames[i];
-    if (f.buffer !== first.buffer || f.byteOffset !== end) {
-      contiguous = false;
-      break;
-    }
-    end += f.length;
-  }
-  if (contiguous) return new Uint8Array(first.buffer, first.byteOffset, size);
-  if (scratch.buf.length < size) scratch.buf = new Uint8Array(size);
-  let pos = 0;
-  for (const f of frames) {
-    scratch.buf.set(f, pos);
-    pos += f.length;
-  }
-  return scratch.buf.subarray(0, size);
-}

@@ -8,7 +8,12 @@
  */
 
 import dgram from "node:dgram";
-import { Handler, type HandlerOptions, TransmitError } from "./handler.ts";
+import {
+  type FrameBatch,
+  Handler,
+  type HandlerOptions,
+  TransmitError,
+} from "./handler.ts";
 
 /** Options of {@linkcode DatagramHandler}. */
 export type DatagramHandlerOptions = HandlerOptions;
@@ -85,13 +90,13 @@ export class DatagramHandler extends Handler {
   }
 
   /** Refuses a frame larger than one UDP datagram ({@linkcode MAX_DATAGRAM_BYTES}). */
-  protected override checkFrame(frame: Uint8Array): void {
-    if (frame.length > MAX_DATAGRAM_BYTES) {
+  protected override checkFrame(length: number): void {
+    if (length > MAX_DATAGRAM_BYTES) {
       throw new RangeError(
-        `Record frame is ${frame.length} bytes; a UDP datagram holds at most ${MAX_DATAGRAM_BYTES}`,
+        `Record frame is ${length} bytes; a UDP datagram holds at most ${MAX_DATAGRAM_BYTES}`,
       );
     }
-    super.checkFrame(frame);
+    super.checkFrame(length);
   }
 
   /** Creates the UDP socket once; reports and returns false when that fails. */
@@ -110,10 +115,15 @@ export class DatagramHandler extends Handler {
   }
 
   /** Sends each frame as one datagram. */
-  protected override transmit(frames: Uint8Array[]): Promise<void> {
+  protected override transmit(batch: FrameBatch): Promise<void> {
     const sock = this.sock;
     if (sock === null) return Promise.reject(new TransmitError(0, "no socket"));
     sock.ref(); // sends in flight keep the program alive; an idle socket does not
+    // Views of the batch, which stays as it is until every send called back.
+    const frames: Uint8Array[] = [];
+    for (let i = 0, pos = 0; i < batch.count; pos += batch.lengths[i++]) {
+      frames.push(batch.data.subarray(pos, pos + batch.lengths[i]));
+    }
     return new Promise((resolve, reject) => {
       let pending = frames.length;
       let sent = 0;

@@ -17,8 +17,11 @@ import {
   type LogRecordInit,
   makePickle,
   toLogRecord,
+  writeFrame,
 } from "../record.ts";
-import { FrameQueue } from "./_queue.ts";
+import { type FrameBatch, FrameQueue } from "./_queue.ts";
+
+export type { FrameBatch };
 
 /** A filter: return `false` to drop the record. */
 export type Filter = (record: LogRecordDict) => boolean;
@@ -116,6 +119,7 @@ const DEFAULT_MAX_QUEUE_RECORDS = 10_000;
 const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+const EMPTY_BYTES = new Uint8Array(0);
 /** After a report to stderr, further errors are only counted for this long. */
 const REPORT_INTERVAL_MS = 5_000;
 
@@ -279,16 +283,22 @@ export abstract class Handler implements AsyncDisposable {
       return;
     }
     this.#emitted++;
-    let frame: Uint8Array;
     try {
-      frame = this.makePickle(record);
-      this.checkFrame(frame);
+      if (
+        this.makePickle === Handler.prototype.makePickle &&
+        this.send === Handler.prototype.send
+      ) {
+        // Neither overridden: the frame is queued where the encoder wrote it.
+        writeFrame(record, this.#queueFrame);
+        return;
+      }
+      const frame = this.makePickle(record);
+      this.checkFrame(frame.length);
+      this.send(frame);
     } catch (error) {
       this.#failed++;
       this.handleError(record as LogRecordDict, error);
-      return;
     }
-    this.send(frame);
   }
 
   /**
@@ -308,25 +318,39 @@ export abstract class Handler implements AsyncDisposable {
    * @param frame The frame.
    */
   send(frame: Uint8Array): void {
+    this.#enqueue(frame, 0, frame.length);
+  }
+
+  /** writeFrame's sink: checks and queues a frame the encoder wrote. */
+  readonly #queueFrame = (
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean => {
+    this.checkFrame(length);
+    return this.#enqueue(buf, offset, length);
+  };
+
+  /** Queues `buf[offset, offset + length)`; returns false when it was dropped. */
+  #enqueue(buf: Uint8Array, offset: number, length: number): boolean {
     if (this.#closing || this.shouldDrop()) {
       this.#dropped++;
       this.wake();
-      return;
+      return false;
     }
     const q = this.#queue;
-    const bytes = q.bytes + this.#inFlightBytes;
     if (
       q.length + this.#inFlight >= this.maxQueueRecords ||
-      bytes + frame.length > this.maxQueueBytes
+      q.bytes + this.#inFlightBytes + length > this.maxQueueBytes
     ) {
       if (this.overflow === "drop-newest") {
         this.#dropped++;
-        return;
+        return false;
       }
       while (
         q.length > 0 &&
         (q.length + this.#inFlight >= this.maxQueueRecords ||
-          q.bytes + this.#inFlightBytes + frame.length > this.maxQueueBytes)
+          q.bytes + this.#inFlightBytes + length > this.maxQueueBytes)
       ) {
         q.shift();
         this.#dropped++;
@@ -334,25 +358,26 @@ export abstract class Handler implements AsyncDisposable {
       }
       if (q.length + this.#inFlight >= this.maxQueueRecords) {
         this.#dropped++; // only the batch in flight is left: nothing to make room with
-        return;
+        return false;
       }
     }
-    q.push(frame);
+    q.push(buf, offset, length);
     this.#enqueued++;
     if (this.#loop === null) this.#loop = this.#run();
     else this.wake();
+    return true;
   }
 
   /**
    * Throws when a frame cannot be sent by this handler: by default, when it
    * alone is larger than `maxQueueBytes`.
    *
-   * @param frame A frame from `makePickle`.
+   * @param length The frame's length in bytes, prefix included.
    */
-  protected checkFrame(frame: Uint8Array): void {
-    if (frame.length > this.maxQueueBytes) {
+  protected checkFrame(length: number): void {
+    if (length > this.maxQueueBytes) {
       throw new RangeError(
-        `Record frame is ${frame.length} bytes, more than maxQueueBytes (${this.maxQueueBytes})`,
+        `Record frame is ${length} bytes, more than maxQueueBytes (${this.maxQueueBytes})`,
       );
     }
   }
@@ -515,10 +540,7 @@ export abstract class Handler implements AsyncDisposable {
    * Writes a batch; returns when all of it was written, or throws a
    * {@linkcode TransmitError} saying how many whole frames were.
    */
-  protected abstract transmit(
-    frames: Uint8Array[],
-    size: number,
-  ): Promise<void>;
+  protected abstract transmit(batch: FrameBatch): Promise<void>;
   /** Closes the transport (and any timers); the handler is closed. */
   protected abstract closeTransport(): void;
   /** Connections made after the first. */
@@ -527,7 +549,11 @@ export abstract class Handler implements AsyncDisposable {
   protected abstract isConnected(): boolean;
 
   async #run(): Promise<void> {
-    const batch: Uint8Array[] = [];
+    const batch: FrameBatch = {
+      data: new Uint8Array(0),
+      lengths: [],
+      count: 0,
+    };
     while (!this.#closed) {
       if (this.#queue.length === 0) {
         this.#settle(false);
@@ -546,14 +572,13 @@ export abstract class Handler implements AsyncDisposable {
         await this.#idle();
         continue;
       }
-      batch.length = 0;
       const size = this.#queue.take(this.maxBatchBytes, batch);
-      this.#inFlight = batch.length;
+      this.#inFlight = batch.count;
       this.#inFlightBytes = size;
-      let sent = batch.length;
+      let sent = batch.count;
       let drop = false;
       try {
-        await this.transmit(batch, size);
+        await this.transmit(batch);
       } catch (error) {
         sent = error instanceof TransmitError ? error.sent : 0;
         drop = error instanceof TransmitError && error.drop;
@@ -562,15 +587,16 @@ export abstract class Handler implements AsyncDisposable {
       this.#inFlightBytes = 0;
       this.#sent += sent;
       this.#done += sent;
-      if (sent < batch.length) {
-        const rest = batch.slice(sent);
+      if (sent < batch.count) {
         if (drop || this.#closed) {
-          this.#dropped += rest.length;
-          this.#done += rest.length;
+          this.#dropped += batch.count - sent;
+          this.#done += batch.count - sent;
         } else {
-          this.#queue.unshift(rest);
+          this.#queue.putBack(batch, sent);
         }
       }
+      this.#queue.release();
+      batch.data = EMPTY_BYTES;
       this.#settle(false);
     }
     this.#settle(true);

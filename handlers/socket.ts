@@ -7,8 +7,12 @@
  * @module
  */
 
-import { Handler, type HandlerOptions, TransmitError } from "./handler.ts";
-import { joinFrames } from "./_queue.ts";
+import {
+  type FrameBatch,
+  Handler,
+  type HandlerOptions,
+  TransmitError,
+} from "./handler.ts";
 
 /** TLS settings of a {@linkcode SocketHandler}. */
 export interface TlsOptions {
@@ -159,7 +163,6 @@ export class SocketHandler extends Handler {
   /** Whether the open connection has carried a byte. */
   #carried = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #scratch = { buf: new Uint8Array(0) };
   #exitDeadline: number | null = null;
   #exitTimer: ReturnType<typeof setTimeout> | undefined;
   #onBeforeUnload = (event: Event) => this.#beforeUnload(event);
@@ -297,15 +300,12 @@ export class SocketHandler extends Handler {
   }
 
   /** Writes a batch of frames with one or more `conn.write` calls; frames cut short are resent whole on the next connection. */
-  protected override async transmit(
-    frames: Uint8Array[],
-    size: number,
-  ): Promise<void> {
+  protected override async transmit(batch: FrameBatch): Promise<void> {
     const conn = this.sock;
     if (conn === null) {
       throw new TransmitError(0, new Deno.errors.NotConnected("not connected"));
     }
-    const data = joinFrames(frames, size, this.#scratch);
+    const data = batch.data;
     let written = 0;
     try {
       while (written < data.length) {
@@ -319,8 +319,8 @@ export class SocketHandler extends Handler {
       // whole on the next connection (the receiver drops a cut frame).
       let whole = 0;
       let acc = 0;
-      while (whole < frames.length && acc + frames[whole].length <= written) {
-        acc += frames[whole].length;
+      while (whole < batch.count && acc + batch.lengths[whole] <= written) {
+        acc += batch.lengths[whole];
         whole++;
       }
       this.handleError(undefined, error);

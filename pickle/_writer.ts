@@ -162,6 +162,16 @@ export class Writer {
   /** The result written since the last take, as a view; the next one starts after it. */
   take(): Uint8Array {
     const out = this.buf.subarray(this.start, this.pos);
+    this.commit();
+    return out;
+  }
+
+  /**
+   * Ends the result written since the last take without making a view of
+   * it: the caller has noted `buf`, `start` and `pos`. The next result
+   * starts after it, so those bytes are never written again.
+   */
+  commit(): void {
     if (this.pos - this.start > LARGE_RESULT) {
       // Do not keep writing into (and so keep alive) a slab grown for one large result.
       this.buf = new Uint8Array(SLAB_SIZE);
@@ -169,6 +179,5 @@ export class Writer {
       this.pos = 0;
     }
     this.start = this.pos;
-    return out;
   }
 }

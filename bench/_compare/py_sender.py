@@ -1,7 +1,8 @@
 """CPython's side of bench/compare.ts, run as its own process:
   python3 bench/_compare/py_sender.py MODE PORT N PACE
-MODE: plain (logging.handlers.SocketHandler) | queue (QueueHandler +
-QueueListener in front of it). Logs N records with the same message and
+MODE: plain (logging.handlers.SocketHandler) | nocaller (the same, with
+logging._srcfile = None: no findCaller, CPython's fastest setting) | queue
+(QueueHandler + QueueListener in front of it). Logs N records with the same message and
 extras as the other systems, timing each call; PACE > 0 sleeps PACE ms after
 every 1,000 records. Prints one JSON line like deno_sender.ts."""
 import json
@@ -13,6 +14,8 @@ import sys
 import time
 
 mode, port, n, pace = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+if mode == "nocaller":
+    logging._srcfile = None  # documented in logging/__init__.py: skips findCaller
 sock = logging.handlers.SocketHandler("127.0.0.1", port)
 log = logging.getLogger("bench")
 log.propagate = False

@@ -1,0 +1,94 @@
+// The handlers' frame queue: frames as ranges of slabs, batches, putting back.
+import { deepEqual, equal } from "node:assert/strict";
+import { type FrameBatch, FrameQueue } from "../handlers/_queue.ts";
+
+/** Frame `id`: `n` bytes of value `id`. */
+function fill(slab: Uint8Array, at: number, id: number, n: number): number {
+  slab.fill(id, at, at + n);
+  return at + n;
+}
+
+function frames(batch: FrameBatch): number[][] {
+  const out: number[][] = [];
+  let pos = 0;
+  for (let i = 0; i < batch.count; i++) {
+    out.push([...batch.data.subarray(pos, pos + batch.lengths[i])]);
+    pos += batch.lengths[i];
+  }
+  return out;
+}
+
+Deno.test("frames end to end in one slab are taken as one view; others are copied; order and bytes kept", () => {
+  const q = new FrameQueue();
+  const slab = new Uint8Array(64);
+  let at = 0;
+  for (let id = 1; id <= 3; id++) {
+    const start = at;
+    at = fill(slab, at, id, id + 1);
+    q.push(slab, start, id + 1);
+  }
+  const alone = new Uint8Array([9, 9]);
+  q.push(alone, 0, 2);
+  equal(q.length, 4);
+  equal(q.bytes, 2 + 3 + 4 + 2);
+
+  const batch: FrameBatch = { data: new Uint8Array(0), lengths: [], count: 0 };
+  equal(q.take(9, batch), 9); // frames 1..3: 9 bytes, one view of the slab
+  equal(batch.data.buffer, slab.buffer);
+  deepEqual(frames(batch), [[1, 1], [2, 2, 2], [3, 3, 3, 3]]);
+  q.release();
+
+  // A batch across the slab and another buffer is a copy, bytes in order.
+  const start = at;
+  at = fill(slab, at, 4, 3);
+  q.push(slab, start, 3);
+  equal(q.take(1 << 20, batch), 5);
+  equal(batch.data.buffer === slab.buffer, false);
+  deepEqual(frames(batch), [[9, 9], [4, 4, 4]]);
+  equal(q.length, 0);
+  equal(q.bytes, 0);
+});
+
+Deno.test("a batch takes at least one frame, stops before maxBytes, and puts back what was not sent", () => {
+  const q = new FrameQueue();
+  const slab = new Uint8Array(100);
+  let at = 0;
+  for (let id = 1; id <= 5; id++) {
+    const start = at;
+    at = fill(slab, at, id, 10);
+    q.push(slab, start, 10);
+  }
+  const batch: FrameBatch = { data: new Uint8Array(0), lengths: [], count: 0 };
+  equal(q.take(5, batch), 10); // one frame, though larger than maxBytes
+  equal(batch.count, 1);
+  q.release();
+  equal(q.take(35, batch), 30); // frames 2, 3, 4
+  deepEqual(batch.lengths, [10, 10, 10]);
+  // The write stopped in frame 3: frames 3 and 4 go back to the front.
+  q.putBack(batch, 1);
+  q.release();
+  equal(q.length, 3);
+  equal(q.bytes, 30);
+  equal(q.take(1 << 20, batch), 30);
+  deepEqual(frames(batch).map((f) => f[0]), [3, 4, 5]);
+  equal(batch.data.buffer, slab.buffer); // still end to end: one view
+});
+
+Deno.test("shift drops the oldest; clear empties; compaction keeps order over many frames", () => {
+  const q = new FrameQueue();
+  const slab = new Uint8Array(5_000);
+  for (let i = 0; i < 5_000; i++) {
+    slab[i] = i % 251;
+    q.push(slab, i, 1);
+  }
+  for (let i = 0; i < 3_000; i++) equal(q.shift(), 1);
+  equal(q.length, 2_000);
+  const batch: FrameBatch = { data: new Uint8Array(0), lengths: [], count: 0 };
+  equal(q.take(1_000, batch), 1_000);
+  equal(batch.data[0], 3_000 % 251);
+  equal(batch.data[999], 3_999 % 251);
+  q.release();
+  equal(q.clear(), 1_000);
+  equal(q.shift(), -1);
+  equal(q.bytes, 0);
+});
