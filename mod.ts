@@ -82,6 +82,7 @@ export const DEFAULT_UDP_LOGGING_PORT = 9021;
 
 export {
   type Filter,
+  type FrameBatch,
   Handler,
   type HandlerOptions,
   type HandlerStats,

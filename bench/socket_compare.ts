@@ -70,7 +70,9 @@ class CountingSink {
       if (this.frames !== seen) {
         seen = this.frames;
         since = Date.now();
-      } else if (Date.now() - since > IDLE_MS + (this.#stalling ? STALL_MS : 0)) {
+      } else if (
+        Date.now() - since > IDLE_MS + (this.#stalling ? STALL_MS : 0)
+      ) {
         return;
       }
       await new Promise((r) => setTimeout(r, 20));
@@ -272,7 +274,9 @@ const mb = (kb: number) => fmt(kb / 1024);
 
 const sink = new CountingSink();
 console.log(
-  `bench:socket: ${fmt(N)} records per run, ${RUNS} runs per system (interleaved), sink on port ${sink.port}`,
+  `bench:socket: ${
+    fmt(N)
+  } records per run, ${RUNS} runs per system (interleaved), sink on port ${sink.port}`,
 );
 // Warm-up: caches, JIT, Python's bytecode.
 for (const sys of systems) await run(sink, sys, Math.min(N, 20_000), false);
@@ -320,7 +324,9 @@ lines.push(
 );
 lines.push("");
 lines.push(
-  `${fmt(N)} records per run to one frame-counting sink; median of ${RUNS} runs, systems interleaved.`,
+  `${
+    fmt(N)
+  } records per run to one frame-counting sink; median of ${RUNS} runs, systems interleaved.`,
 );
 lines.push("");
 lines.push(

@@ -4,7 +4,21 @@
 /**
  * Frames taken from the queue to be written together: their bytes as one
  * buffer, and each frame's length (a write that stops part way sent the
- * frames wholly before the point it reached).
+ * frames wholly before the point it reached). What `transmit` gets.
+ *
+ * @example Count the whole frames in the first `written` bytes
+ * ```ts
+ * import type { FrameBatch } from "@pysocklog/pysocklog";
+ *
+ * function wholeFrames(batch: FrameBatch, written: number): number {
+ *   let whole = 0;
+ *   for (let acc = 0; whole < batch.count; whole++) {
+ *     acc += batch.lengths[whole];
+ *     if (acc > written) break;
+ *   }
+ *   return whole;
+ * }
+ * ```
  */
 export interface FrameBatch {
   /** The frames' bytes, in order: one view of a slab, or a copy. */
