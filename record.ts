@@ -11,7 +11,11 @@
  */
 
 import { RECORD_KEYS } from "./_record_keys.ts";
-import { formatError, writeRecordPickle } from "./pickle/encode.ts";
+import {
+  formatError,
+  writeRecordPickle,
+  writeRecordPickleOf,
+} from "./pickle/encode.ts";
 import { getMessage, writeMessage } from "./_percent.ts";
 
 export { getMessage };
@@ -246,6 +250,51 @@ function fill(
   init: LogRecordInit,
   extra?: Readonly<Record<string, unknown>>,
 ): LogRecordDict {
+  const record = shell();
+  setStandard(record, init);
+  for (const key in init) {
+    if (!STANDARD.has(key) && Object.hasOwn(init, key)) record[key] = init[key];
+  }
+  if (extra !== undefined) {
+    for (const key in extra) {
+      if (!Object.hasOwn(extra, key)) continue;
+      let name = key;
+      while (STANDARD.has(name) || Object.hasOwn(record, name)) name += "_";
+      record[name] = extra[key];
+    }
+  }
+  return record;
+}
+
+/** A record with every standard key, in CPython's order, to be set. */
+function shell(): LogRecordDict {
+  return {
+    name: "",
+    msg: null,
+    args: null,
+    levelname: "",
+    levelno: 0,
+    pathname: "",
+    filename: "",
+    module: "",
+    exc_info: null,
+    exc_text: null,
+    stack_info: null,
+    lineno: 0,
+    funcName: "",
+    created: 0,
+    msecs: 0,
+    relativeCreated: 0,
+    thread: 0,
+    threadName: "",
+    processName: "",
+    process: 0,
+    taskName: null,
+  };
+}
+
+/** Sets every standard key of `record` from `init`, as CPython's LogRecord would. */
+function setStandard(record: LogRecordDict, init: LogRecordInit): void {
   let levelno: number;
   let levelname: string;
   if (typeof init.levelno === "number") {
@@ -269,47 +318,33 @@ function fill(
   const pathname = typeof init.pathname === "string"
     ? toPath(init.pathname)
     : UNKNOWN_FILE;
-  const filename = init.filename ??
-    (pathname === UNKNOWN_FILE ? UNKNOWN_FILE : basename(pathname));
-  const module = init.module ??
-    (pathname === UNKNOWN_FILE ? UNKNOWN_MODULE : stripExtension(filename));
   const excInfo = init.exc_info;
-  const record: LogRecordDict = {
-    name: init.name ?? "root",
-    msg: init.msg ?? "",
-    args: init.args ?? null,
-    levelname,
-    levelno,
-    pathname,
-    filename,
-    module,
-    exc_info: null,
-    exc_text: init.exc_text ??
-      (excInfo instanceof Error ? formatError(excInfo) : null),
-    stack_info: init.stack_info ?? null,
-    lineno: init.lineno ?? 0,
-    funcName: init.funcName ?? UNKNOWN_FUNCTION,
-    created,
-    msecs: init.msecs ?? Math.floor(createdMs) % MS_PER_S,
-    relativeCreated: init.relativeCreated ?? createdMs - START_MS,
-    thread: init.thread ?? 0,
-    threadName: init.threadName ?? threadName,
-    processName: init.processName ?? "MainProcess",
-    process: init.process ?? Deno.pid,
-    taskName: init.taskName ?? null,
-  };
-  for (const key in init) {
-    if (!STANDARD.has(key) && Object.hasOwn(init, key)) record[key] = init[key];
-  }
-  if (extra !== undefined) {
-    for (const key in extra) {
-      if (!Object.hasOwn(extra, key)) continue;
-      let name = key;
-      while (STANDARD.has(name) || Object.hasOwn(record, name)) name += "_";
-      record[name] = extra[key];
-    }
-  }
-  return record;
+  record.name = init.name ?? "root";
+  record.msg = init.msg ?? "";
+  record.args = init.args ?? null;
+  record.levelname = levelname;
+  record.levelno = levelno;
+  record.pathname = pathname;
+  record.filename = init.filename ??
+    (pathname === UNKNOWN_FILE ? UNKNOWN_FILE : basename(pathname));
+  record.module = init.module ??
+    (pathname === UNKNOWN_FILE
+      ? UNKNOWN_MODULE
+      : stripExtension(record.filename));
+  record.exc_info = null;
+  record.exc_text = init.exc_text ??
+    (excInfo instanceof Error ? formatError(excInfo) : null);
+  record.stack_info = init.stack_info ?? null;
+  record.lineno = init.lineno ?? 0;
+  record.funcName = init.funcName ?? UNKNOWN_FUNCTION;
+  record.created = created;
+  record.msecs = init.msecs ?? Math.floor(createdMs) % MS_PER_S;
+  record.relativeCreated = init.relativeCreated ?? createdMs - START_MS;
+  record.thread = init.thread ?? 0;
+  record.threadName = init.threadName ?? threadName;
+  record.processName = init.processName ?? "MainProcess";
+  record.process = init.process ?? Deno.pid;
+  record.taskName = init.taskName ?? null;
 }
 
 /**
@@ -317,9 +352,7 @@ function fill(
  * made from it.
  */
 export function toLogRecord(record: LogRecordInit): LogRecordDict {
-  if (record === lastMade || complete.has(record)) {
-    return record as LogRecordDict;
-  }
+  if (isLogRecord(record)) return record as LogRecordDict;
   const made = fill(record);
   lastMade = made;
   return made;
@@ -426,6 +459,55 @@ export function writeFrame(record: LogRecordInit, sink: FrameSink): void {
   } finally {
     releaseWriter(w);
   }
+}
+
+/** The record writeInitFrame sets for each record; never handed out. */
+const scratch = shell();
+
+/**
+ * Whether makeLogRecord (or a handler's `handle()`) made this record: it
+ * is then pickled as it is.
+ */
+export function isLogRecord(record: LogRecordInit): boolean {
+  return record === lastMade || complete.has(record);
+}
+
+/**
+ * Writes the frame `makePickle(makeLogRecord(init))` would be, without
+ * making the record (its standard keys are set on one scratch record, its
+ * extra keys read from `init`), and gives its place to `sink`. Writes
+ * nothing and returns false when the record's level is below `minLevel`.
+ * (Internal: a handler's `handle()` without filters.)
+ *
+ * @param init Any part of a record.
+ * @param minLevel The lowest level written.
+ * @param sink Takes the frame's place.
+ * @returns Whether the record was at `minLevel` or above.
+ * @throws {TypeError} When `msg` and `args` do not format.
+ * @throws {RangeError} When the pickle would be longer than 2^32-1 bytes.
+ */
+export function writeInitFrame(
+  init: LogRecordInit,
+  minLevel: number,
+  sink: FrameSink,
+): boolean {
+  setStandard(scratch, init);
+  if (scratch.levelno < minLevel) return false;
+  const w = acquireWriter();
+  try {
+    w.ensure(FRAME_HEADER);
+    w.pos += FRAME_HEADER;
+    if (!writeRecordPickleOf(w, scratch, init, writeMessage)) {
+      writeRecordPickle(w, fill(init), writeMessage);
+    }
+    const length = w.pos - w.start;
+    w.view.setUint32(w.start, frameLength(length - FRAME_HEADER), false);
+    if (sink(w.buf, w.start, length)) w.commit();
+    else w.pos = w.start;
+  } finally {
+    releaseWriter(w);
+  }
+  return true;
 }
 
 /** Bytes of the `>L` length prefix. */

@@ -12,12 +12,14 @@ import { formatError } from "../pickle/encode.ts";
 import {
   getLevelNo,
   getMessage,
+  isLogRecord,
   type Level,
   type LogRecordDict,
   type LogRecordInit,
   makePickle,
   toLogRecord,
   writeFrame,
+  writeInitFrame,
 } from "../record.ts";
 import { type FrameBatch, FrameQueue } from "./_queue.ts";
 
@@ -253,6 +255,23 @@ export abstract class Handler implements AsyncDisposable {
    * @returns Whether the record was emitted.
    */
   handle(record: LogRecordInit): boolean {
+    if (
+      this.filters.length === 0 && !this.caller && !this.#closing &&
+      this.emit === Handler.prototype.emit &&
+      this.makePickle === Handler.prototype.makePickle &&
+      this.send === Handler.prototype.send && !isLogRecord(record)
+    ) {
+      // Nothing needs the record itself: its frame is written from `record`.
+      const emitted = this.#emitted;
+      try {
+        if (!writeInitFrame(record, this.level, this.#countFrame)) return false;
+      } catch (error) {
+        if (this.#emitted === emitted) this.#emitted++;
+        this.#failed++;
+        this.handleError(record as LogRecordDict, error);
+      }
+      return true;
+    }
     let full: LogRecordDict;
     try {
       if (this.caller && record.pathname === undefined) {
@@ -320,6 +339,17 @@ export abstract class Handler implements AsyncDisposable {
   send(frame: Uint8Array): void {
     this.#enqueue(frame, 0, frame.length);
   }
+
+  /** writeInitFrame's sink: counts the record emitted, then as #queueFrame. */
+  readonly #countFrame = (
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean => {
+    this.#emitted++;
+    this.checkFrame(length);
+    return this.#enqueue(buf, offset, length);
+  };
 
   /** writeFrame's sink: checks and queues a frame the encoder wrote. */
   readonly #queueFrame = (

@@ -165,7 +165,7 @@ export function writeRecordPickle(
   record: Readonly<Record<string, unknown>>,
   writeMessage: MessageWriter,
 ): void {
-  if (writeStandardRecord(w, record, writeMessage)) return;
+  if (writeStandardRecord(w, record, writeMessage, null)) return;
   w.ensure(RECORD_HEAD.length);
   w.buf.set(RECORD_HEAD, w.pos);
   w.pos += RECORD_HEAD.length;
@@ -354,6 +354,7 @@ function writeStandardRecord(
   w: Writer,
   r: Readonly<Record<string, unknown>>,
   writeMessage: MessageWriter,
+  extras: Readonly<Record<string, unknown>> | null,
 ): boolean {
   // Positions are kept from the result's start: a slab that fills up moves
   // the result to a new one.
@@ -465,6 +466,15 @@ function writeStandardRecord(
     }
     block3.keep(values, w, w.start + at);
   }
+  if (extras !== null) {
+    // The extra keys of the partial record the standard ones were set from.
+    if (!writeExtras(w, extras)) {
+      w.pos = w.start + start;
+      return false;
+    }
+    w.bytes2(op.SETITEMS, op.STOP);
+    return true;
+  }
   // The record's own keys: CPython's first, then the extra ones.
   let memo: Memo | null = null;
   let i = 0;
@@ -496,6 +506,63 @@ function writeStandardRecord(
   }
   w.bytes2(op.SETITEMS, op.STOP);
   return true;
+}
+
+/**
+ * Writes the record `makeLogRecord(init)` would make, given its standard
+ * keys already set on `standard` (an object with exactly those keys, in
+ * CPython's order) and its extra keys in `init`. Returns false, having
+ * written nothing, when the record needs the general path (see
+ * writeRecordPickle): a standard value that is not a scalar, an extra key
+ * that is an array index (such keys come first in a JavaScript object),
+ * `__proto__`, or a thousand keys.
+ */
+export function writeRecordPickleOf(
+  w: Writer,
+  standard: Readonly<Record<string, unknown>>,
+  init: Readonly<Record<string, unknown>>,
+  writeMessage: MessageWriter,
+): boolean {
+  return writeStandardRecord(w, standard, writeMessage, init);
+}
+
+/** The extra keys of `init`, as makeLogRecord copies them. */
+function writeExtras(
+  w: Writer,
+  init: Readonly<Record<string, unknown>>,
+): boolean {
+  let memo: Memo | null = null;
+  let n = STANDARD_KEYS.length;
+  for (const key in init) {
+    if (STANDARD_KEY_SET.has(key) || !Object.hasOwn(init, key)) continue;
+    if (key === "message") continue;
+    if (key === "__proto__" || isIndexKey(key) || ++n >= op.BATCH_SIZE) {
+      return false;
+    }
+    writeStr(w, key);
+    const v = init[key];
+    if (isScalar(v)) {
+      put(w, v, EMPTY_MEMO, NO_STACK);
+    } else {
+      // Memo 0 is the record's dict, which no value can be.
+      memo ??= new Map([[NOT_A_VALUE, 0]]);
+      encodeValue(w, v, memo);
+    }
+  }
+  return true;
+}
+
+const STANDARD_KEY_SET: ReadonlySet<string> = new Set(STANDARD_KEYS);
+/** Holds memo 0 (the record's dict) in the memo of writeExtras. */
+const NOT_A_VALUE = {};
+/** Largest array index (2^32 - 2). */
+const MAX_INDEX = 4_294_967_294;
+
+/** Whether a key is an array index, which objects list before other keys. */
+function isIndexKey(key: string): boolean {
+  const c = key.charCodeAt(0);
+  if (c < 0x30 || c > 0x39) return false;
+  return /^(?:0|[1-9][0-9]*)$/.test(key) && Number(key) <= MAX_INDEX;
 }
 
 function writeKey(w: Writer, k: number): void {

@@ -11,7 +11,7 @@ import {
   RECORD_KEYS,
   tuple,
 } from "../mod.ts";
-import { frameLength } from "../record.ts";
+import { frameLength, writeInitFrame } from "../record.ts";
 import { lengthPrefixed, prng, pyScript, runPython } from "./_helpers.ts";
 
 Deno.test("makeLogRecord fills every CPython key with CPython's sentinels", () => {
@@ -392,4 +392,95 @@ while pos < len(data):
     lengthPrefixed(frames.map((f) => f.subarray(4))),
   )).trim().split("\n").map((l) => JSON.parse(l));
   deepEqual(out, want);
+});
+
+Deno.test("a handler's frame written from a partial record is byte for byte makePickle(makeLogRecord(record)), over 3,000 seeded records", () => {
+  const rand = prng(4242);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+  const values: unknown[] = [
+    "text",
+    "ünï",
+    "\u{1f600}",
+    "",
+    0,
+    -1,
+    2 ** 40,
+    1.5,
+    NaN,
+    true,
+    null,
+    undefined,
+    12345678901234567890n,
+    [1, "a"],
+    { nested: { deep: [1, 2] } },
+    new Date(0),
+    new Uint8Array([1, 2]),
+    tuple(1, 2),
+  ];
+  const keys = ["seq", "user", "message", "7", "0", "a b", "é", "user_"];
+  const bigExtras: Record<string, unknown> = {};
+  for (let i = 0; i < 1_001; i++) bigExtras[`k${i}`] = i;
+  let fastOnes = 0;
+  for (let i = 0; i < 3_000; i++) {
+    const init: Record<string, unknown> = {
+      name: pick(["app", "app.db", "ünï", 7, { odd: true }]),
+      created: i % 7 === 0
+        ? new Date(1_700_000_000_000 + i)
+        : 1_700_000_000 + i / 8,
+    };
+    if (rand() < 0.7) init.levelno = pick([10, 20, 30, 40, 50, 5, 0, 33]);
+    if (rand() < 0.3) {
+      init.levelname = pick(["WARN", "info", "fatal", "Level 12", "custom"]);
+    }
+    init.msg = pick([
+      "plain",
+      "n=%d f=%.2f s=%s",
+      "%s",
+      { not: "a string" },
+      "100%% %s",
+    ]);
+    if (rand() < 0.7) {
+      init.args = pick([[i, i / 3, "x"], ["only"], [], null, { k: 1 }]);
+    }
+    if (rand() < 0.3) {
+      init.pathname = pick(["/srv/a.ts", "file:///srv/b.ts", "c.py"]);
+    }
+    if (rand() < 0.2) init.lineno = pick([1, 12.5, "9"]);
+    if (rand() < 0.1) init.exc_info = new Error(`boom ${i}`);
+    if (rand() < 0.1) init.stack_info = "stack";
+    if (rand() < 0.1) init.thread = pick([1, { t: 1 }]);
+    const extras = Math.floor(rand() * 4);
+    for (let k = 0; k < extras; k++) init[pick(keys)] = pick(values);
+    if (i % 500 === 0) Object.assign(init, bigExtras);
+    if (i % 250 === 1) init.self = init;
+    if (i % 333 === 2) {
+      Object.defineProperty(init, "__proto__", {
+        value: { p: 1 },
+        enumerable: true,
+      });
+    }
+    let want: Uint8Array | Error;
+    try {
+      want = makePickle(makeLogRecord(init)).slice();
+    } catch (error) {
+      want = error as Error;
+    }
+    let got: Uint8Array | Error | undefined;
+    try {
+      writeInitFrame(init, 0, (buf, offset, length) => {
+        got = buf.slice(offset, offset + length);
+        return true;
+      });
+    } catch (error) {
+      got = error as Error;
+    }
+    if (want instanceof Error) {
+      ok(got instanceof Error, `record ${i}: ${want.message}`);
+      equal((got as Error).message, want.message);
+    } else {
+      deepEqual(got, want, `record ${i}: ${Deno.inspect(init, { depth: 1 })}`);
+      fastOnes++;
+    }
+  }
+  ok(fastOnes > 2_000, `${fastOnes} records compared`);
 });
