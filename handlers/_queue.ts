@@ -42,7 +42,14 @@ export class FrameQueue {
   #head = 0;
   /** Bytes of the frames in the queue. */
   bytes = 0;
-  /** Where the frames of the last batch came from, to put back what was not sent. */
+  /**
+   * Where the frames of the last batch came from, to put back what was not
+   * sent: the first frame's buffer and offset when they lay end to end in
+   * it, else each frame's.
+   */
+  #contiguous = true;
+  #first: Uint8Array = EMPTY;
+  #firstOff = 0;
   #takenBufs: Uint8Array[] = [];
   #takenOffs: number[] = [];
   #scratch = new Uint8Array(0);
@@ -78,41 +85,59 @@ export class FrameQueue {
     const bufs = this.#bufs;
     const offs = this.#offs;
     const lens = this.#lens;
-    const takenBufs = this.#takenBufs;
-    const takenOffs = this.#takenOffs;
     const lengths = batch.lengths;
     lengths.length = 0;
-    takenBufs.length = 0;
-    takenOffs.length = 0;
+    this.#takenBufs.length = 0;
+    this.#takenOffs.length = 0;
     let size = 0;
-    let contiguous = true;
     let i = this.#head;
     const first = bufs[i];
-    let end = offs[i];
+    const firstOff = offs[i];
+    let end = firstOff;
+    // Frames end to end in one buffer (the usual case) need only lengths.
     for (; i < lens.length; i++) {
       const n = lens[i];
       if (lengths.length > 0 && size + n > maxBytes) break;
-      const buf = bufs[i];
-      const off = offs[i];
-      if (buf !== first || off !== end) contiguous = false;
-      end = off + n;
-      takenBufs.push(buf);
-      takenOffs.push(off);
+      if (bufs[i] !== first || offs[i] !== end) break;
+      end += n;
       lengths.push(n);
       bufs[i] = EMPTY;
       size += n;
     }
+    this.#contiguous = true;
+    if (i < lens.length && lengths.length > 0 && size + lens[i] <= maxBytes) {
+      // A frame elsewhere: the batch becomes a copy of frames from anywhere.
+      this.#contiguous = false;
+      for (let k = 0, off = firstOff; k < lengths.length; off += lengths[k++]) {
+        this.#takenBufs.push(first);
+        this.#takenOffs.push(off);
+      }
+      for (; i < lens.length; i++) {
+        const n = lens[i];
+        if (size + n > maxBytes) break;
+        this.#takenBufs.push(bufs[i]);
+        this.#takenOffs.push(offs[i]);
+        lengths.push(n);
+        bufs[i] = EMPTY;
+        size += n;
+      }
+    }
     this.#head = i;
     this.bytes -= size;
     batch.count = lengths.length;
-    if (contiguous) {
-      batch.data = first.subarray(takenOffs[0], takenOffs[0] + size);
+    this.#first = first;
+    this.#firstOff = firstOff;
+    if (this.#contiguous) {
+      batch.data = first.subarray(firstOff, firstOff + size);
     } else {
       if (this.#scratch.length < size) this.#scratch = new Uint8Array(size);
       let pos = 0;
       for (let k = 0; k < lengths.length; k++) {
-        const off = takenOffs[k];
-        this.#scratch.set(takenBufs[k].subarray(off, off + lengths[k]), pos);
+        const off = this.#takenOffs[k];
+        this.#scratch.set(
+          this.#takenBufs[k].subarray(off, off + lengths[k]),
+          pos,
+        );
         pos += lengths[k];
       }
       batch.data = this.#scratch.subarray(0, size);
@@ -126,9 +151,22 @@ export class FrameQueue {
     const k = batch.count - from;
     if (k <= 0) return;
     this.#compact();
-    this.#bufs.unshift(...this.#takenBufs.slice(from, batch.count));
-    this.#offs.unshift(...this.#takenOffs.slice(from, batch.count));
     const lens = batch.lengths.slice(from, batch.count);
+    let bufs: Uint8Array[];
+    let offs: number[];
+    if (this.#contiguous) {
+      bufs = lens.map(() => this.#first);
+      offs = [];
+      let off = this.#firstOff;
+      for (let i = 0; i < batch.count; off += batch.lengths[i++]) {
+        if (i >= from) offs.push(off);
+      }
+    } else {
+      bufs = this.#takenBufs.slice(from, batch.count);
+      offs = this.#takenOffs.slice(from, batch.count);
+    }
+    this.#bufs.unshift(...bufs);
+    this.#offs.unshift(...offs);
     this.#lens.unshift(...lens);
     for (const n of lens) this.bytes += n;
   }
@@ -137,6 +175,7 @@ export class FrameQueue {
   release(): void {
     this.#takenBufs.length = 0;
     this.#takenOffs.length = 0;
+    this.#first = EMPTY;
   }
 
   /** Empties the queue; returns how many frames it held. */

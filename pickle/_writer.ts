@@ -41,7 +41,11 @@ export class Writer {
    * `ensure` must be relative to `start`.
    */
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    if (this.pos + n > this.buf.length) this.#grow(n);
+  }
+
+  /** ensure's rare part (kept apart so that V8 inlines ensure). */
+  #grow(n: number): void {
     const used = this.pos - this.start;
     let size = SLAB_SIZE;
     while (size < used + n) size *= 2;

@@ -47,6 +47,13 @@ Deno.test("frames end to end in one slab are taken as one view; others are copie
   deepEqual(frames(batch), [[9, 9], [4, 4, 4]]);
   equal(q.length, 0);
   equal(q.bytes, 0);
+  // Not sent past the first frame: the second goes back, bytes intact.
+  q.putBack(batch, 1);
+  q.release();
+  equal(q.length, 1);
+  equal(q.take(1 << 20, batch), 3);
+  deepEqual(frames(batch), [[4, 4, 4]]);
+  equal(batch.data.buffer, slab.buffer);
 });
 
 Deno.test("a batch takes at least one frame, stops before maxBytes, and puts back what was not sent", () => {

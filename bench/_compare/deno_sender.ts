@@ -128,7 +128,9 @@ for (let i = 0; i < N; i++) {
     log(i);
   }
   if (i % 1000 === 999) {
-    peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+    if (i % 10_000 === 9_999) {
+      peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+    }
     if (backpressure !== undefined && pace < 0) {
       await backpressure();
       continue;
