@@ -97,11 +97,19 @@ interface CompiledFormat {
 }
 
 const compiled = new Map<string, CompiledFormat>();
+/** The format compiled last (most logging repeats one call site). */
+let lastFormat: string | null = null;
+let lastCompiled: CompiledFormat | null = null;
 
 /** Splits a format into literal text and conversions (`%%` is text). */
 function compile(format: string): CompiledFormat {
+  if (format === lastFormat) return lastCompiled!;
   let c = compiled.get(format);
-  if (c !== undefined) return c;
+  if (c !== undefined) {
+    lastFormat = format;
+    lastCompiled = c;
+    return c;
+  }
   c = {
     text: [],
     conversions: [],
@@ -444,7 +452,8 @@ function writePlain(
       (conv === "d" || conv === "i" || conv === "u") &&
       typeof v === "number" && Number.isSafeInteger(v) && !Object.is(v, -0)
     ) {
-      p = writeAscii(buf, p, String(v));
+      if (v < 0) buf[p++] = MINUS;
+      p = writeDigits(buf, p, v < 0 ? -v : v);
     } else if (
       (conv === "f" || conv === "F") && typeof v === "number" &&
       Number.isFinite(v) && prec <= MAX_FAST_PRECISION &&
@@ -510,15 +519,17 @@ function writeFixed(
       scaled < EXACT_SCALED &&
       Math.abs(scaled - Math.floor(scaled) - 0.5) > TIE_MARGIN
     ) {
-      const rounded = Math.round(scaled);
-      const whole = Math.floor(rounded / pow);
+      // Below 2^30: integer arithmetic (`| 0`) is exact.
+      const rounded = Math.round(scaled) | 0;
+      const whole = pow > rounded ? 0 : (rounded / pow) | 0;
       p = writeDigits(buf, p, whole);
       if (prec > 0) {
         buf[p++] = DOT;
         let part = rounded - whole * pow;
         for (let i = p + prec - 1; i >= p; i--) {
-          buf[i] = ZERO + part % 10;
-          part = Math.floor(part / 10);
+          const q = (part / 10) | 0;
+          buf[i] = ZERO + part - q * 10;
+          part = q;
         }
         p += prec;
       }
@@ -530,14 +541,18 @@ function writeFixed(
 
 /** Writes a non-negative integer below 2^53 in decimal. */
 function writeDigits(buf: Uint8Array, p: number, n: number): number {
+  if (n > MAX_INT32) return writeAscii(buf, p, String(n));
   let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  while (digits < 10 && n >= POWERS_OF_TEN[digits]) digits++;
   for (let i = p + digits - 1; i >= p; i--) {
-    buf[i] = ZERO + n % 10;
-    n = Math.floor(n / 10);
+    const q = (n / 10) | 0;
+    buf[i] = ZERO + n - q * 10;
+    n = q;
   }
   return p + digits;
 }
+
+const MAX_INT32 = 2 ** 31 - 1;
 
 const DOT = 0x2e;
 const ZERO = 0x30;
