@@ -11,18 +11,23 @@
 //   - ours: SocketHandler.handle(), from a producer that heeds backpressure
 //     (after every 1,000 records it awaits flush() when half the queue is
 //     used; CPython's sendall blocks instead).
-// records/s = records / (last byte at the sink - the sender's first call).
+// records/s = records / (last byte at the sink - the sender's first call),
+// for a fresh process (cold: V8 compiles our code as it runs) and after
+// WARMUP records the sender logs and flushes before its clock starts (warm:
+// what a long-running service sees; CPython 3.11 has no JIT to warm).
 // Then the sink stalls: it stops reading for 2 s once half the records
 // arrived, while each sender logs on (ours yielding 1 ms every 1,000
 // records, as a service between requests does): the cost of one log call
 // (median, p99, from every call) and what arrived.
 //
 // Environment: BENCH_N (records per run, default 200000), BENCH_RUNS (runs
-// per system, interleaved; the median run is reported; default 5).
+// per system, interleaved; the median run is reported; default 5),
+// BENCH_WARMUP (default 50000).
 // Writes bench/results/socket_compare.md.
 
 const N = Number(Deno.env.get("BENCH_N") ?? 200_000);
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
+const WARMUP = Number(Deno.env.get("BENCH_WARMUP") ?? 50_000);
 const STALL_MS = 2_000;
 /** Runs of the stall scenario per system (each takes 2 s more). */
 const STALL_RUNS = 3;
@@ -138,6 +143,7 @@ interface SenderReport {
   start: number;
   medianNs: number;
   p99Ns: number;
+  maxNs: number;
   rssKb: number;
   stats: Record<string, number>;
 }
@@ -145,8 +151,11 @@ interface SenderReport {
 interface System {
   id: string;
   label: string;
-  /** The command for a run of `n` records; `stall`: the paced variant. */
-  cmd: (port: number, n: number, stall: boolean) => string[];
+  /**
+   * The command for a run of `n` records after `warmup` ones; `stall`: the
+   * paced variant.
+   */
+  cmd: (port: number, n: number, stall: boolean, warmup: number) => string[];
   /** Whether it runs in the stall scenario. */
   stall: boolean;
 }
@@ -155,33 +164,35 @@ const systems: System[] = [
   {
     id: "cpython",
     label: "CPython SocketHandler (logger.info, findCaller on: the default)",
-    cmd: (port, n) => [
+    cmd: (port, n, _stall, warmup) => [
       "python3",
       here("./_compare/py_sender.py"),
       "plain",
       String(port),
       String(n),
       "0",
+      String(warmup),
     ],
     stall: true,
   },
   {
     id: "cpython-nocaller",
     label: "CPython SocketHandler (logger.info, logging._srcfile = None)",
-    cmd: (port, n) => [
+    cmd: (port, n, _stall, warmup) => [
       "python3",
       here("./_compare/py_sender.py"),
       "nocaller",
       String(port),
       String(n),
       "0",
+      String(warmup),
     ],
     stall: false,
   },
   {
     id: "ours",
     label: "pysocklog SocketHandler (handle())",
-    cmd: (port, n, stall) => [
+    cmd: (port, n, stall, warmup) => [
       Deno.execPath(),
       "run",
       "-A", // the sender reads /proc/self/status for its peak RSS
@@ -190,6 +201,7 @@ const systems: System[] = [
       String(port),
       String(n),
       stall ? "0" : "-1",
+      String(warmup),
     ],
     stall: true,
   },
@@ -200,8 +212,9 @@ async function runSender(
   port: number,
   n: number,
   stall: boolean,
+  warmup: number,
 ): Promise<SenderReport> {
-  const [cmd, ...args] = sys.cmd(port, n, stall);
+  const [cmd, ...args] = sys.cmd(port, n, stall, warmup);
   const child = new Deno.Command(cmd, {
     args,
     stdout: "piped",
@@ -228,7 +241,10 @@ interface Run {
   bytesPerRecord: number;
   medianNs: number;
   p99Ns: number;
+  maxNs: number;
   rssKb: number;
+  /** The handler's own count of dropped records, where it keeps one. */
+  dropped: number | undefined;
 }
 
 async function run(
@@ -236,18 +252,22 @@ async function run(
   sys: System,
   n: number,
   stall: boolean,
+  warmup = 0,
 ): Promise<Run> {
   sink.reset(stall ? n / 2 : Infinity);
-  const s = await runSender(sys, sink.port, n, stall);
-  await sink.settle(n);
+  const s = await runSender(sys, sink.port, n, stall, warmup);
+  await sink.settle(warmup + n);
+  const frames = sink.frames - warmup;
   return {
-    recsPerSec: sink.frames / ((sink.lastAt - s.start) / 1000),
-    frames: sink.frames,
+    recsPerSec: frames / ((sink.lastAt - s.start) / 1000),
+    frames,
     bad: sink.bad,
     bytesPerRecord: sink.bytes / Math.max(1, sink.frames),
     medianNs: s.medianNs,
     p99Ns: s.p99Ns,
+    maxNs: s.maxNs,
     rssKb: s.rssKb,
+    dropped: s.stats?.dropped,
   };
 }
 
@@ -281,16 +301,21 @@ console.log(
 // Warm-up: caches, JIT, Python's bytecode.
 for (const sys of systems) await run(sink, sys, Math.min(N, 20_000), false);
 
-const normal = new Map<string, Run[]>(systems.map((s) => [s.id, []]));
+const cold = new Map<string, Run[]>(systems.map((s) => [s.id, []]));
+const warm = new Map<string, Run[]>(systems.map((s) => [s.id, []]));
 for (let r = 0; r < RUNS; r++) {
   for (const sys of systems) {
-    const result = await run(sink, sys, N, false);
-    normal.get(sys.id)!.push(result);
-    console.log(
-      `  run ${r + 1} ${sys.id}: ${fmt(result.recsPerSec)} records/s (${
-        fmt(result.frames)
-      } frames${result.bad ? `, ${result.bad} bad` : ""})`,
-    );
+    for (const [runs, warmup] of [[cold, 0], [warm, WARMUP]] as const) {
+      const result = await run(sink, sys, N, false, warmup);
+      runs.get(sys.id)!.push(result);
+      console.log(
+        `  run ${r + 1} ${sys.id} ${warmup ? "warm" : "cold"}: ${
+          fmt(result.recsPerSec)
+        } records/s (${fmt(result.frames)} frames${
+          result.bad ? `, ${result.bad} bad` : ""
+        })`,
+      );
+    }
   }
 }
 const stalled = new Map<string, Run[]>();
@@ -302,13 +327,16 @@ for (let r = 0; r < STALL_RUNS; r++) {
     console.log(
       `  stalled run ${r + 1} ${sys.id}: log call median ${
         us(result.medianNs)
-      } µs, p99 ${us(result.p99Ns)} µs, ${fmt(result.frames)} arrived`,
+      } µs, p99 ${us(result.p99Ns)} µs, max ${us(result.maxNs)} µs, ${
+        fmt(result.frames)
+      } arrived`,
     );
   }
 }
 sink.listener.close();
 
-const base = medianRun(normal.get("cpython")!).recsPerSec;
+const baseCold = medianRun(cold.get("cpython")!).recsPerSec;
+const baseWarm = medianRun(warm.get("cpython")!).recsPerSec;
 const lines: string[] = [];
 lines.push("# CPython's SocketHandler against ours");
 lines.push("");
@@ -326,21 +354,28 @@ lines.push("");
 lines.push(
   `${
     fmt(N)
-  } records per run to one frame-counting sink; median of ${RUNS} runs, systems interleaved.`,
+  } records per run to one frame-counting sink; median of ${RUNS} runs, systems interleaved. Cold: a fresh process's first ${
+    fmt(N)
+  } records. Warm: the ${fmt(N)} records after ${
+    fmt(WARMUP)
+  } the sender logged and flushed first.`,
 );
 lines.push("");
 lines.push(
-  "| system | records/s | × CPython | log call median µs | p99 µs | bytes/record | peak RSS MB | records arrived |",
+  "| system | records/s warm | × CPython warm | records/s cold | × CPython cold | log call median µs | p99 µs | bytes/record | peak RSS MB | records arrived |",
 );
-lines.push("|---|---:|---:|---:|---:|---:|---:|---:|");
+lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const sys of systems) {
-  const m = medianRun(normal.get(sys.id)!);
+  const w = medianRun(warm.get(sys.id)!);
+  const c = medianRun(cold.get(sys.id)!);
   lines.push(
-    `| ${sys.label} | ${fmt(m.recsPerSec)} | ${fmt(m.recsPerSec / base, 1)} | ${
-      us(m.medianNs)
-    } | ${us(m.p99Ns)} | ${fmt(m.bytesPerRecord)} | ${mb(m.rssKb)} | ${
-      fmt(m.frames)
-    }/${fmt(N)}${m.bad ? ` (${m.bad} bad)` : ""} |`,
+    `| ${sys.label} | ${fmt(w.recsPerSec)} | ${
+      fmt(w.recsPerSec / baseWarm, 1)
+    } | ${fmt(c.recsPerSec)} | ${fmt(c.recsPerSec / baseCold, 1)} | ${
+      us(w.medianNs)
+    } | ${us(w.p99Ns)} | ${fmt(w.bytesPerRecord)} | ${mb(w.rssKb)} | ${
+      fmt(w.frames)
+    }/${fmt(N)}${w.bad ? ` (${w.bad} bad)` : ""} |`,
   );
 }
 lines.push("");
@@ -351,17 +386,19 @@ lines.push(
 );
 lines.push("");
 lines.push(
-  "| system | log call median µs | p99 µs | peak RSS MB | records arrived | dropped (counted) |",
+  "| system | log call median µs | p99 µs | max µs | peak RSS MB | records arrived | lost | counted in stats.dropped |",
 );
-lines.push("|---|---:|---:|---:|---:|---:|");
+lines.push("|---|---:|---:|---:|---:|---:|---:|---:|");
 for (const sys of systems.filter((s) => s.stall)) {
   const runs = stalled.get(sys.id)!;
   const p99 = median(runs.map((r) => r.p99Ns));
   const m = runs.find((r) => r.p99Ns === p99)!;
   lines.push(
-    `| ${sys.label} | ${us(m.medianNs)} | ${us(m.p99Ns)} | ${mb(m.rssKb)} | ${
-      fmt(m.frames)
-    }/${fmt(N)} | ${fmt(N - m.frames)} |`,
+    `| ${sys.label} | ${us(m.medianNs)} | ${us(m.p99Ns)} | ${us(m.maxNs)} | ${
+      mb(m.rssKb)
+    } | ${fmt(m.frames)}/${fmt(N)} | ${fmt(N - m.frames)} | ${
+      m.dropped === undefined ? "– (no count kept)" : fmt(m.dropped)
+    } |`,
   );
 }
 lines.push("");
@@ -372,15 +409,18 @@ lines.push(
   "- log call: one `logger.info()` (CPython) or `handle()` (ours), timed in the sender; ours times one call in 16 in the first table (a timer call costs about 80 ns).",
 );
 lines.push(
-  "- CPython blocks the caller while the receiver stalls and loses nothing; ours never blocks, keeps at most 10,000 records (8 MiB) queued and drops the newest past that, counted in `stats.dropped`.",
+  "- While the receiver stalls, CPython blocks the log call in `sendall` until its socket's 1 s timeout, then drops the record being sent, silently, and reconnects (logging/handlers.py `send`: `except OSError: self.sock.close()`); ours never blocks, keeps at most 10,000 records (8 MiB) queued and drops the newest past that, counted in `stats.dropped`.",
 );
 const report = lines.join("\n") + "\n";
 console.log("\n" + report);
-const ours = medianRun(normal.get("ours")!).recsPerSec;
+const oursWarm = medianRun(warm.get("ours")!).recsPerSec;
+const oursCold = medianRun(cold.get("ours")!).recsPerSec;
 console.log(
-  `ours / CPython: ${fmt(ours / base, 2)}x (${fmt(ours)} vs ${
-    fmt(base)
-  } records/s)`,
+  `ours / CPython: warm ${fmt(oursWarm / baseWarm, 2)}x (${fmt(oursWarm)} vs ${
+    fmt(baseWarm)
+  } records/s), cold ${fmt(oursCold / baseCold, 2)}x (${fmt(oursCold)} vs ${
+    fmt(baseCold)
+  })`,
 );
 await Deno.mkdir(here("./results"), { recursive: true });
 await Deno.writeTextFile(here("./results/socket_compare.md"), report);

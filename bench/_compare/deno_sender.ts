@@ -1,22 +1,26 @@
 // One Deno-side system of bench/compare.ts, run as its own process:
-//   deno run --allow-net --allow-read --allow-env bench/_compare/deno_sender.ts MODE PORT N PACE
+//   deno run --allow-net --allow-read --allow-env bench/_compare/deno_sender.ts MODE PORT N PACE [WARMUP]
 // MODE: plain (our SocketHandler) | stdlog (@std/log + our ./std-log) |
 // logtape (LogTape + our ./logtape) | syslog (LogTape + @logtape/syslog, TCP).
 // Logs N records (seq 0..N-1; the same message and extras as the other
 // systems), timing each log call; PACE > 0 sleeps PACE ms after every 1,000
 // records. PACE -1 (plain mode) is a producer that heeds backpressure: after
 // every 1,000 records it awaits flush() when 5,000 or more are queued (half
-// the default bound), and times one call in 16. Prints one JSON line: start
-// (epoch ms), call timings, peak RSS.
-const [mode, portText, nText, paceText] = Deno.args;
+// the default bound), and times one call in 16. WARMUP records (seq -1, not
+// timed, flushed before the clock starts) go first. Prints one JSON line:
+// start (epoch ms), call timings, peak RSS.
+const [mode, portText, nText, paceText, warmupText] = Deno.args;
 const port = Number(portText);
 const N = Number(nText);
 const pace = Number(paceText ?? 0);
+const warmup = Number(warmupText ?? 0);
 const now = () => performance.timeOrigin + performance.now();
 
 type Log = (seq: number) => void;
 let log: Log;
 let finish: () => Promise<Record<string, unknown>>;
+/** Waits until what was logged so far was written (plain mode). */
+let flush: () => Promise<void> = () => Promise.resolve();
 /** For PACE -1: waits for the handler when its queue is half full. */
 let backpressure: (() => Promise<void>) | undefined;
 
@@ -38,6 +42,7 @@ if (mode === "plain") {
   };
   backpressure = () =>
     h.stats.queued >= h.maxQueueRecords / 2 ? h.flush() : Promise.resolve();
+  flush = () => h.flush();
 } else if (mode === "stdlog") {
   // Non-literal specifiers: type-checking bench/ must not need @std/log.
   const spec = "@std/log";
@@ -117,6 +122,18 @@ if (pace < 0 && backpressure === undefined) {
 }
 const SAMPLE = pace < 0 ? 16 : 1;
 const times = new Float64Array(Math.ceil(N / SAMPLE));
+for (let i = 0; i < warmup; i++) {
+  log(-1);
+  if (i % 1000 === 999) {
+    await (backpressure
+      ? backpressure()
+      : new Promise((r) => setTimeout(r, 1)));
+  }
+}
+if (warmup > 0) {
+  await flush();
+  await new Promise((r) => setTimeout(r, 100));
+}
 let peakRss = 0;
 const start = now();
 for (let i = 0; i < N; i++) {
@@ -155,6 +172,7 @@ console.log(JSON.stringify({
   done: now(),
   medianNs: times[Math.floor(times.length / 2)] * 1e6,
   p99Ns: times[Math.floor(times.length * 0.99)] * 1e6,
+  maxNs: times[times.length - 1] * 1e6,
   rssKb: hwm ? Number(hwm[1]) : Math.round(peakRss / 1024),
   stats,
 }));
