@@ -36,9 +36,9 @@ export interface FrameBatch {
  * as one view of it.
  */
 export class FrameQueue {
-  #bufs: Uint8Array[] = [];
-  #offs: number[] = [];
-  #lens: number[] = [];
+  readonly #bufs: Uint8Array[] = [];
+  readonly #offs: number[] = [];
+  readonly #lens: number[] = [];
   #head = 0;
   /** Bytes of the frames in the queue. */
   bytes = 0;
@@ -181,9 +181,9 @@ export class FrameQueue {
   /** Empties the queue; returns how many frames it held. */
   clear(): number {
     const n = this.length;
-    this.#bufs = [];
-    this.#offs = [];
-    this.#lens = [];
+    this.#bufs.length = 0;
+    this.#offs.length = 0;
+    this.#lens.length = 0;
     this.#head = 0;
     this.bytes = 0;
     return n;
@@ -195,10 +195,25 @@ export class FrameQueue {
     }
   }
 
+  /**
+   * Moves the frames to the front of the arrays, in place: the arrays stay
+   * the same objects (replacing them makes V8 drop the code it compiled
+   * for this class).
+   */
   #compact(): void {
-    this.#bufs = this.#bufs.slice(this.#head);
-    this.#offs = this.#offs.slice(this.#head);
-    this.#lens = this.#lens.slice(this.#head);
+    const head = this.#head;
+    const bufs = this.#bufs;
+    const offs = this.#offs;
+    const lens = this.#lens;
+    const n = lens.length - head;
+    for (let i = 0; i < n; i++) {
+      bufs[i] = bufs[head + i];
+      offs[i] = offs[head + i];
+      lens[i] = lens[head + i];
+    }
+    bufs.length = n;
+    offs.length = n;
+    lens.length = n;
     this.#head = 0;
   }
 }
