@@ -20,6 +20,7 @@ import { getMessage, writeMessage } from "./_percent.ts";
 
 export { getMessage };
 import { acquireWriter, releaseWriter } from "./pickle/encode.ts";
+import type { Writer } from "./pickle/_writer.ts";
 import { MAX_UINT32 } from "./pickle/_opcodes.ts";
 
 /** `logging.CRITICAL`. */
@@ -409,19 +410,33 @@ export function makePickle(record: LogRecordInit): Uint8Array {
   const full = toLogRecord(record);
   const w = acquireWriter();
   try {
-    w.ensure(FRAME_HEADER);
-    w.pos += FRAME_HEADER;
+    beginFrame(w);
     writeRecordPickle(w, full, writeMessage);
-    // The slab may have moved while writing: the frame starts at w.start.
-    w.view.setUint32(
-      w.start,
-      frameLength(w.pos - w.start - FRAME_HEADER),
-      false,
-    );
+    endFrame(w);
     return w.take();
   } finally {
     releaseWriter(w);
   }
+}
+
+/** Makes room for the length prefix of the frame about to be written. */
+function beginFrame(w: Writer): void {
+  w.ensure(FRAME_HEADER);
+  w.pos += FRAME_HEADER;
+}
+
+/** Sets the length prefix of the frame written since the last take; returns the frame's length. */
+function endFrame(w: Writer): number {
+  // The slab may have moved while writing: the frame starts at w.start.
+  const length = w.pos - w.start;
+  w.view.setUint32(w.start, frameLength(length - FRAME_HEADER), false);
+  return length;
+}
+
+/** Gives the frame just written to `sink`: kept, or discarded. */
+function offerFrame(w: Writer, length: number, sink: FrameSink): void {
+  if (sink(w.buf, w.start, length)) w.commit();
+  else w.pos = w.start;
 }
 
 /**
@@ -449,13 +464,9 @@ export function writeFrame(record: LogRecordInit, sink: FrameSink): void {
   const full = toLogRecord(record);
   const w = acquireWriter();
   try {
-    w.ensure(FRAME_HEADER);
-    w.pos += FRAME_HEADER;
+    beginFrame(w);
     writeRecordPickle(w, full, writeMessage);
-    const length = w.pos - w.start;
-    w.view.setUint32(w.start, frameLength(length - FRAME_HEADER), false);
-    if (sink(w.buf, w.start, length)) w.commit();
-    else w.pos = w.start;
+    offerFrame(w, endFrame(w), sink);
   } finally {
     releaseWriter(w);
   }
@@ -495,15 +506,11 @@ export function writeInitFrame(
   if (scratch.levelno < minLevel) return false;
   const w = acquireWriter();
   try {
-    w.ensure(FRAME_HEADER);
-    w.pos += FRAME_HEADER;
+    beginFrame(w);
     if (!writeRecordPickleOf(w, scratch, init, writeMessage)) {
       writeRecordPickle(w, fill(init), writeMessage);
     }
-    const length = w.pos - w.start;
-    w.view.setUint32(w.start, frameLength(length - FRAME_HEADER), false);
-    if (sink(w.buf, w.start, length)) w.commit();
-    else w.pos = w.start;
+    offerFrame(w, endFrame(w), sink);
   } finally {
     releaseWriter(w);
   }

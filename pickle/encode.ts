@@ -303,8 +303,11 @@ class Block {
   readonly entries: BlockBytes[] = [];
   next = 0;
   constructor(
-    /** Keys whose values the block holds. */
+    /** Keys whose values the block holds (and compares). */
     readonly keys: readonly number[],
+    /** The first and last key the block writes (None ones included). */
+    readonly first: number,
+    readonly last: number,
   ) {}
 
   /** Keeps the bytes just written for these values. */
@@ -336,9 +339,9 @@ const TIMES_MSECS = TIMES_CREATED + 8 + STANDARD_KEY_BYTES[K_MSECS].length + 1;
 const TIMES_RELATIVE = TIMES_MSECS + 8 +
   STANDARD_KEY_BYTES[K_RELATIVE].length + 1;
 
-const block1 = new Block([K_NAME]);
-const block2 = new Block(BLOCK2_KEYS);
-const block3 = new Block(BLOCK3_KEYS);
+const block1 = new Block([K_NAME], K_NAME, K_NAME);
+const block2 = new Block(BLOCK2_KEYS, K_ARGS, K_FUNCNAME);
+const block3 = new Block(BLOCK3_KEYS, K_THREAD, K_TASKNAME);
 
 /** Whether a value can be kept in a block (compared by ===, no memo). */
 function isScalar(v: unknown): boolean {
@@ -374,51 +377,9 @@ function writeStandardRecord(
   }
   writeMessage(w, r);
   // Block 2: args (None), levelname .. funcName (exc_info, None, inside).
-  const levelname = r.levelname;
-  const levelno = r.levelno;
-  const pathname = r.pathname;
-  const filename = r.filename;
-  const module = r.module;
-  const excText = r.exc_text;
-  const stackInfo = r.stack_info;
-  const lineno = r.lineno;
-  const funcName = r.funcName;
-  if (
-    !copyBlock2(
-      w,
-      levelname,
-      levelno,
-      pathname,
-      filename,
-      module,
-      excText,
-      stackInfo,
-      lineno,
-      funcName,
-    )
-  ) {
-    const values = [
-      levelname,
-      levelno,
-      pathname,
-      filename,
-      module,
-      excText,
-      stackInfo,
-      lineno,
-      funcName,
-    ];
-    if (!values.every(isScalar)) {
-      w.pos = w.start + start;
-      return false;
-    }
-    const at = w.pos - w.start;
-    for (let k = K_ARGS; k <= K_FUNCNAME; k++) {
-      writeKey(w, k);
-      if (STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
-      else put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
-    }
-    block2.keep(values, w, w.start + at);
+  if (!copyBlock2(w, r) && !writeBlock(w, r, block2)) {
+    w.pos = w.start + start;
+    return false;
   }
   // The times: always floats.
   const created = r.created;
@@ -448,23 +409,9 @@ function writeStandardRecord(
     }
   }
   // Block 3: thread .. taskName.
-  const thread = r.thread;
-  const threadName = r.threadName;
-  const processName = r.processName;
-  const process = r.process;
-  const taskName = r.taskName;
-  if (!copyBlock3(w, thread, threadName, processName, process, taskName)) {
-    const values = [thread, threadName, processName, process, taskName];
-    if (!values.every(isScalar)) {
-      w.pos = w.start + start;
-      return false;
-    }
-    const at = w.pos - w.start;
-    for (let k = K_THREAD; k <= K_TASKNAME; k++) {
-      writeKey(w, k);
-      put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
-    }
-    block3.keep(values, w, w.start + at);
+  if (!copyBlock3(w, r) && !writeBlock(w, r, block3)) {
+    w.pos = w.start + start;
+    return false;
   }
   if (extras !== null) {
     // The extra keys of the partial record the standard ones were set from.
@@ -589,43 +536,47 @@ function copyBlock1(w: Writer, name: unknown): boolean {
   return false;
 }
 
-function copyBlock2(
-  w: Writer,
-  levelname: unknown,
-  levelno: unknown,
-  pathname: unknown,
-  filename: unknown,
-  module: unknown,
-  excText: unknown,
-  stackInfo: unknown,
-  lineno: unknown,
-  funcName: unknown,
-): boolean {
+function copyBlock2(w: Writer, r: Readonly<Record<string, unknown>>): boolean {
   for (const { values: v, bytes } of block2.entries) {
     if (
-      v[0] === levelname && v[1] === levelno && v[2] === pathname &&
-      v[3] === filename && v[4] === module && v[5] === excText &&
-      v[6] === stackInfo && v[7] === lineno && v[8] === funcName
+      v[0] === r.levelname && v[1] === r.levelno && v[2] === r.pathname &&
+      v[3] === r.filename && v[4] === r.module && v[5] === r.exc_text &&
+      v[6] === r.stack_info && v[7] === r.lineno && v[8] === r.funcName
     ) return copy(w, bytes);
   }
   return false;
 }
 
-function copyBlock3(
-  w: Writer,
-  thread: unknown,
-  threadName: unknown,
-  processName: unknown,
-  process: unknown,
-  taskName: unknown,
-): boolean {
+function copyBlock3(w: Writer, r: Readonly<Record<string, unknown>>): boolean {
   for (const { values: v, bytes } of block3.entries) {
     if (
-      v[0] === thread && v[1] === threadName && v[2] === processName &&
-      v[3] === process && v[4] === taskName
+      v[0] === r.thread && v[1] === r.threadName && v[2] === r.processName &&
+      v[3] === r.process && v[4] === r.taskName
     ) return copy(w, bytes);
   }
   return false;
+}
+
+/**
+ * Writes a block not kept yet (its keys, with None for `args` and
+ * `exc_info`, and the record's values) and keeps it. Returns false, having
+ * kept nothing, when a value is not a scalar.
+ */
+function writeBlock(
+  w: Writer,
+  r: Readonly<Record<string, unknown>>,
+  block: Block,
+): boolean {
+  const values = block.keys.map((k) => r[STANDARD_KEYS[k]]);
+  if (!values.every(isScalar)) return false;
+  const at = w.pos - w.start;
+  for (let k = block.first; k <= block.last; k++) {
+    writeKey(w, k);
+    if (STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
+    else put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
+  }
+  block.keep(values, w, w.start + at);
+  return true;
 }
 
 /** Encodes one value (iteratively: nesting is not bounded by the JS stack). */
