@@ -32,6 +32,7 @@
 import {
   BaseHandler,
   type BaseHandlerOptions,
+  type FormatterFunction,
   type LevelName,
   type StdLogRecord,
 } from "./deps.ts";
@@ -40,6 +41,7 @@ import {
   type DatagramHandlerOptions,
   DEFAULT_TCP_LOGGING_PORT,
   DEFAULT_UDP_LOGGING_PORT,
+  type Handler as CoreHandler,
   SocketHandler as CoreSocketHandler,
   type SocketHandlerOptions,
 } from "./mod.ts";
@@ -127,25 +129,91 @@ function toPython(
   }, args.length > 0 ? { args } : undefined);
 }
 
-/** The handler both std/log classes wrap, and how they send to it. */
-interface Inner {
-  handle(record: LogRecordDict): boolean;
-  flush(): Promise<void>;
-  close(): Promise<void>;
-}
+/**
+ * What both std/log handlers are: a std/log `BaseHandler` that hands each
+ * record, as CPython's `LogRecord` dict, to a core handler (`handler`),
+ * which queues and sends it. Not made directly: use
+ * {@linkcode SocketHandler} or {@linkcode DatagramHandler}.
+ *
+ * @example Read what the core handler did
+ * ```ts ignore
+ * import { SocketHandler } from "@pysocklog/pysocklog/std-log";
+ *
+ * const net = new SocketHandler("INFO", { port: 9020 });
+ * await net.flush();
+ * console.log(net.handler.stats.sent);
+ * ```
+ */
+export abstract class CoreHandlerAdapter<H extends CoreHandler>
+  extends BaseHandler
+  implements AsyncDisposable {
+  /** The core handler that does the sending (its `stats` say what it did). */
+  readonly handler: H;
+  #ownFormatter: boolean;
+  #caller: boolean;
 
-function send(
-  base: BaseHandler,
-  inner: Inner,
-  ownFormatter: boolean,
-  caller: boolean,
-  record: StdLogRecord,
-): void {
-  if (base.level > record.level) return;
-  // Without a formatter of the user's, std/log would print "LEVEL msg":
-  // the Python side has the level already, so send the message alone.
-  const msg = ownFormatter ? base.format(record) : record.msg;
-  inner.handle(toPython(record, msg, caller));
+  /**
+   * Wraps a core handler.
+   *
+   * @param levelName The lowest std/log level it sends.
+   * @param formatter std/log's formatter, if the user gave one.
+   * @param caller Whether to find the log call's frame.
+   * @param handler The core handler.
+   */
+  constructor(
+    levelName: LevelName,
+    formatter: FormatterFunction | undefined,
+    caller: boolean,
+    handler: H,
+  ) {
+    super(levelName, formatter === undefined ? {} : { formatter });
+    this.#ownFormatter = formatter !== undefined;
+    this.#caller = caller;
+    this.handler = handler;
+  }
+
+  /**
+   * Sends the record when its level is at least the handler's.
+   *
+   * @param logRecord A std/log record.
+   */
+  override handle(logRecord: StdLogRecord): void {
+    if (this.level > logRecord.level) return;
+    // Without a formatter of the user's, std/log would print "LEVEL msg":
+    // the Python side has the level already, so send the message alone.
+    const msg = this.#ownFormatter ? this.format(logRecord) : logRecord.msg;
+    this.handler.handle(toPython(logRecord, msg, this.#caller));
+  }
+
+  /**
+   * Sends one formatted line as a record of its own (std/log's handler
+   * contract); `handle()` is what std/log calls.
+   *
+   * @param msg The text.
+   */
+  log(msg: string): void {
+    this.handler.handle(makeLogRecord({ msg, levelno: this.level }));
+  }
+
+  /** Resolves when every record so far was written. */
+  flush(): Promise<void> {
+    return this.handler.flush();
+  }
+
+  /** Flushes (bounded by `closeTimeout`) and closes the socket. */
+  close(): Promise<void> {
+    return this.handler.close();
+  }
+
+  /** Starts `close()`; std/log's `destroy()` cannot wait for it. */
+  override destroy(): void {
+    void this.handler.close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /**
@@ -167,12 +235,7 @@ function send(
  * await net.close();
  * ```
  */
-export class SocketHandler extends BaseHandler implements AsyncDisposable {
-  /** The core handler that does the sending (its `stats` say what it did). */
-  readonly handler: CoreSocketHandler;
-  #ownFormatter: boolean;
-  #caller: boolean;
-
+export class SocketHandler extends CoreHandlerAdapter<CoreSocketHandler> {
   /**
    * Builds the handler; it connects when the first record comes.
    *
@@ -188,51 +251,14 @@ export class SocketHandler extends BaseHandler implements AsyncDisposable {
       caller = false,
       ...rest
     } = options;
-    super(levelName, formatter === undefined ? {} : { formatter });
-    this.#ownFormatter = formatter !== undefined;
-    this.#caller = caller;
-    this.handler = path !== undefined
-      ? new CoreSocketHandler(path, null, rest)
-      : new CoreSocketHandler(hostname, port, rest);
-  }
-
-  /**
-   * Sends the record when its level is at least the handler's.
-   *
-   * @param logRecord A std/log record.
-   */
-  override handle(logRecord: StdLogRecord): void {
-    send(this, this.handler, this.#ownFormatter, this.#caller, logRecord);
-  }
-
-  /**
-   * Sends one formatted line as a record of its own (std/log's handler
-   * contract); `handle()` is what std/log calls.
-   *
-   * @param msg The text.
-   */
-  log(msg: string): void {
-    this.handler.handle(makeLogRecord({ msg, levelno: this.level }));
-  }
-
-  /** Resolves when every record so far was written. */
-  flush(): Promise<void> {
-    return this.handler.flush();
-  }
-
-  /** Flushes (bounded by `closeTimeout`) and closes the connection. */
-  close(): Promise<void> {
-    return this.handler.close();
-  }
-
-  /** Starts {@linkcode SocketHandler.close}; std/log's `destroy()` cannot wait for it. */
-  override destroy(): void {
-    void this.handler.close();
-  }
-
-  /** Same as {@linkcode SocketHandler.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+    super(
+      levelName,
+      formatter,
+      caller,
+      path !== undefined
+        ? new CoreSocketHandler(path, null, rest)
+        : new CoreSocketHandler(hostname, port, rest),
+    );
   }
 }
 
@@ -250,12 +276,7 @@ export class SocketHandler extends BaseHandler implements AsyncDisposable {
  * log.debug("tick");
  * ```
  */
-export class DatagramHandler extends BaseHandler implements AsyncDisposable {
-  /** The core handler that does the sending (its `stats` say what it did). */
-  readonly handler: CoreDatagramHandler;
-  #ownFormatter: boolean;
-  #caller: boolean;
-
+export class DatagramHandler extends CoreHandlerAdapter<CoreDatagramHandler> {
   /**
    * Builds the handler.
    *
@@ -273,48 +294,11 @@ export class DatagramHandler extends BaseHandler implements AsyncDisposable {
       caller = false,
       ...rest
     } = options;
-    super(levelName, formatter === undefined ? {} : { formatter });
-    this.#ownFormatter = formatter !== undefined;
-    this.#caller = caller;
-    this.handler = new CoreDatagramHandler(hostname, port, rest);
-  }
-
-  /**
-   * Sends the record when its level is at least the handler's.
-   *
-   * @param logRecord A std/log record.
-   */
-  override handle(logRecord: StdLogRecord): void {
-    send(this, this.handler, this.#ownFormatter, this.#caller, logRecord);
-  }
-
-  /**
-   * Sends one formatted line as a record of its own (std/log's handler
-   * contract); `handle()` is what std/log calls.
-   *
-   * @param msg The text.
-   */
-  log(msg: string): void {
-    this.handler.handle(makeLogRecord({ msg, levelno: this.level }));
-  }
-
-  /** Resolves when every record so far was sent. */
-  flush(): Promise<void> {
-    return this.handler.flush();
-  }
-
-  /** Flushes and closes the socket. */
-  close(): Promise<void> {
-    return this.handler.close();
-  }
-
-  /** Starts {@linkcode DatagramHandler.close}; std/log's `destroy()` cannot wait for it. */
-  override destroy(): void {
-    void this.handler.close();
-  }
-
-  /** Same as {@linkcode DatagramHandler.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+    super(
+      levelName,
+      formatter,
+      caller,
+      new CoreDatagramHandler(hostname, port, rest),
+    );
   }
 }
