@@ -284,8 +284,12 @@ function unionDelivered(
   return { delivered, dups };
 }
 
-async function scenarioNormal(sys: System): Promise<Result> {
-  const sink = await Sink.start(["--proto", sys.proto]);
+/** One unpaced run into one sink, given the sink's extra arguments. */
+async function scenarioOneSink(
+  sys: System,
+  sinkArgs: string[],
+): Promise<Result> {
+  const sink = await Sink.start(["--proto", sys.proto, ...sinkArgs]);
   try {
     const s = await runSender(sys, sink.port, 0);
     if (s.unavailable) throw new Unavailable(s.unavailable);
@@ -305,32 +309,19 @@ async function scenarioNormal(sys: System): Promise<Result> {
   }
 }
 
-async function scenarioStall(sys: System): Promise<Result> {
-  const sink = await Sink.start([
-    "--proto",
-    sys.proto,
+/** A receiver that keeps up. */
+function scenarioNormal(sys: System): Promise<Result> {
+  return scenarioOneSink(sys, []);
+}
+
+/** A receiver that stops reading for STALL_MS halfway through. */
+function scenarioStall(sys: System): Promise<Result> {
+  return scenarioOneSink(sys, [
     "--expect",
     String(N),
     "--stall-ms",
     String(STALL_MS),
   ]);
-  try {
-    const s = await runSender(sys, sink.port, 0);
-    if (s.unavailable) throw new Unavailable(s.unavailable);
-    const r = await sink.settle(N);
-    const { delivered, dups } = unionDelivered([r]);
-    return {
-      recsPerSec: r.frames / ((r.last - s.start) / 1000),
-      medianNs: s.medianNs,
-      p99Ns: s.p99Ns,
-      rssKb: s.rssKb,
-      bytesPerRecord: r.bytes / Math.max(1, r.frames),
-      delivered,
-      dups,
-    };
-  } finally {
-    await sink.command("STOP");
-  }
 }
 
 async function scenarioRestarts(sys: System): Promise<Result> {
