@@ -462,3 +462,46 @@ console.error("connected:", h.stats.connected);
     await rx.stop();
   }
 });
+
+Deno.test("handle(): level and filters apply to partial records and to made ones alike; stats count what passed", async () => {
+  const rx = await PyReceiver.start("tcp");
+  const h = new SocketHandler("127.0.0.1", rx.port, { level: "WARNING" });
+  try {
+    const partial = (seq: number, levelname: string) => ({
+      name: "app",
+      levelname,
+      msg: "n=%d",
+      args: [seq],
+      seq,
+    });
+    // Without filters: partial records take the frame-only path.
+    equal(h.handle(partial(0, "INFO")), false);
+    equal(h.handle(partial(1, "WARNING")), true);
+    equal(h.handle(makeLogRecord(partial(2, "ERROR"))), true);
+    equal(h.handle(partial(3, "DEBUG")), false);
+    // With a filter: it sees each whole record.
+    const seen: string[] = [];
+    h.addFilter((r) => {
+      seen.push(`${r.levelname}:${r.seq}`);
+      return (r.seq as number) % 2 === 0;
+    });
+    equal(h.handle(partial(4, "CRITICAL")), true);
+    equal(h.handle(partial(5, "ERROR")), false);
+    equal(h.handle(partial(6, "INFO")), false);
+    await h.flush();
+    await rx.waitFor(3);
+    deepEqual(rx.records.map((r) => [r.seq, r.levelname, r.msg]), [
+      [1, "WARNING", "n=1"],
+      [2, "ERROR", "n=2"],
+      [4, "CRITICAL", "n=4"],
+    ]);
+    deepEqual(seen, ["CRITICAL:4", "ERROR:5"]);
+    const s = h.stats;
+    equal(s.emitted, 3);
+    equal(s.sent, 3);
+    equal(s.failed + s.dropped, 0);
+  } finally {
+    await h.close();
+    await rx.stop();
+  }
+});
