@@ -438,14 +438,7 @@ function writeStandardRecord(
       w.pos = w.start + start; // a thousand keys: the general path batches them
       return false;
     }
-    writeStr(w, key);
-    const v = r[key];
-    if (isScalar(v)) {
-      put(w, v, EMPTY_MEMO, NO_STACK);
-    } else {
-      memo ??= new Map([[r, 0]]);
-      encodeValue(w, v, memo);
-    }
+    memo = writeExtra(w, key, r[key], memo, r);
   }
   if (i < STANDARD_KEYS.length) {
     w.pos = w.start + start;
@@ -486,17 +479,32 @@ function writeExtras(
     if (key === "__proto__" || isIndexKey(key) || ++n >= op.BATCH_SIZE) {
       return false;
     }
-    writeStr(w, key);
-    const v = init[key];
-    if (isScalar(v)) {
-      put(w, v, EMPTY_MEMO, NO_STACK);
-    } else {
-      // Memo 0 is the record's dict, which no value can be.
-      memo ??= new Map([[NOT_A_VALUE, 0]]);
-      encodeValue(w, v, memo);
-    }
+    // Memo 0 is the record's dict, which no value here can be.
+    memo = writeExtra(w, key, init[key], memo, NOT_A_VALUE);
   }
   return true;
+}
+
+/**
+ * Writes an extra key and its value. The memo is made for the first value
+ * that is a container, with `dict` (the record's dict) as its entry 0.
+ * Returns the memo.
+ */
+function writeExtra(
+  w: Writer,
+  key: string,
+  v: unknown,
+  memo: Memo | null,
+  dict: object,
+): Memo | null {
+  writeStr(w, key);
+  if (isScalar(v)) {
+    put(w, v, EMPTY_MEMO, NO_STACK);
+    return memo;
+  }
+  memo ??= new Map([[dict, 0]]);
+  encodeValue(w, v, memo);
+  return memo;
 }
 
 const STANDARD_KEY_SET: ReadonlySet<string> = new Set(STANDARD_KEYS);
