@@ -184,13 +184,7 @@ export function writeRecordPickle(
     if (fast) {
       // A standard key in its usual place: its bytes are ready.
       action = STANDARD_ACTIONS[std];
-      const bytes = STANDARD_KEY_BYTES[std++];
-      const n = bytes.length;
-      w.ensure(n);
-      const buf = w.buf;
-      let p = w.pos;
-      for (let i = 0; i < n; i++) buf[p++] = bytes[i];
-      w.pos = p;
+      writeKey(w, std++);
     } else {
       action = actionOf(key);
       w.byte(op.BINUNICODE);
@@ -364,8 +358,8 @@ function writeStandardRecord(
   const start = w.pos - w.start;
   // Block 1: the head, the logger name, the key of msg.
   const name = r.name;
-  if (!isScalar(name) || !copyBlock1(w, name)) {
-    if (!isScalar(name)) return false;
+  if (!isScalar(name)) return false;
+  if (!copyBlock1(w, name)) {
     const at = w.pos - w.start;
     w.ensure(RECORD_HEAD.length);
     w.buf.set(RECORD_HEAD, w.pos);
