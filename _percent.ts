@@ -97,19 +97,11 @@ interface CompiledFormat {
 }
 
 const compiled = new Map<string, CompiledFormat>();
-/** The format compiled last (most logging repeats one call site). */
-let lastFormat: string | null = null;
-let lastCompiled: CompiledFormat | null = null;
 
 /** Splits a format into literal text and conversions (`%%` is text). */
 function compile(format: string): CompiledFormat {
-  if (format === lastFormat) return lastCompiled!;
   let c = compiled.get(format);
-  if (c !== undefined) {
-    lastFormat = format;
-    lastCompiled = c;
-    return c;
-  }
+  if (c !== undefined) return c;
   c = {
     text: [],
     conversions: [],
@@ -202,20 +194,33 @@ export function percentFormat(
 
 /** A conversion without flags or width: the usual cases first. */
 function plainConversion(conv: string, value: unknown, prec: number): string {
-  if (typeof value === "string" && conv === "s") {
+  if (isPlainString(conv, value)) {
     return prec >= 0 ? headCodePoints(value, prec) : value;
   }
-  if (typeof value === "number") {
-    if (
-      (conv === "d" || conv === "i" || conv === "u") &&
-      Number.isSafeInteger(value) && !Object.is(value, -0)
-    ) return String(value);
-    if ((conv === "f" || conv === "F") && Number.isFinite(value)) {
-      const body = fixed(Math.abs(value), prec < 0 ? 6 : prec);
-      return value < 0 || Object.is(value, -0) ? "-" + body : body;
-    }
+  if (isPlainInteger(conv, value)) return String(value);
+  if (isPlainFixed(conv, value)) {
+    const body = fixed(Math.abs(value), prec < 0 ? 6 : prec);
+    return value < 0 || Object.is(value, -0) ? "-" + body : body;
   }
   return convert(conv, value, "", prec);
+}
+
+/** `%s` of a string: the string itself. */
+function isPlainString(conv: string, value: unknown): value is string {
+  return conv === "s" && typeof value === "string";
+}
+
+/** `%d` (`%i`, `%u`) of an integer JavaScript prints as Python does. */
+function isPlainInteger(conv: string, value: unknown): value is number {
+  return (conv === "d" || conv === "i" || conv === "u") &&
+    typeof value === "number" && Number.isSafeInteger(value) &&
+    !Object.is(value, -0);
+}
+
+/** `%f` (`%F`) of a finite number. */
+function isPlainFixed(conv: string, value: unknown): value is number {
+  return (conv === "f" || conv === "F") && typeof value === "number" &&
+    Number.isFinite(value);
 }
 
 function convert(
@@ -444,19 +449,13 @@ function writePlain(
   for (let i = 0; i < args.length; i++) {
     const { conv, prec } = c.conversions[i];
     const v = args[i];
-    let s: string;
-    if (conv === "s" && typeof v === "string") {
-      s = prec >= 0 ? headCodePoints(v, prec) : v;
-      p = w.utf8At(s, p);
-    } else if (
-      (conv === "d" || conv === "i" || conv === "u") &&
-      typeof v === "number" && Number.isSafeInteger(v) && !Object.is(v, -0)
-    ) {
+    if (isPlainString(conv, v)) {
+      p = w.utf8At(prec >= 0 ? headCodePoints(v, prec) : v, p);
+    } else if (isPlainInteger(conv, v)) {
       if (v < 0) buf[p++] = MINUS;
       p = writeDigits(buf, p, v < 0 ? -v : v);
     } else if (
-      (conv === "f" || conv === "F") && typeof v === "number" &&
-      Number.isFinite(v) && prec <= MAX_FAST_PRECISION &&
+      isPlainFixed(conv, v) && prec <= MAX_FAST_PRECISION &&
       Math.abs(v) < FIXED_LIMIT
     ) {
       if (v < 0 || Object.is(v, -0)) buf[p++] = MINUS;
