@@ -12,7 +12,7 @@
  *
  * function wholeFrames(batch: FrameBatch, written: number): number {
  *   let whole = 0;
- *   for (let acc = 0; whole < batch.count; whole++) {
+ *   for (let acc = 0; whole < batch.lengths.length; whole++) {
  *     acc += batch.lengths[whole];
  *     if (acc > written) break;
  *   }
@@ -23,10 +23,13 @@
 export interface FrameBatch {
   /** The frames' bytes, in order: one view of a slab, or a copy. */
   data: Uint8Array;
-  /** Each frame's length, in order. */
+  /** Each frame's length, in order (as many as there are frames). */
   lengths: number[];
-  /** How many frames. */
-  count: number;
+}
+
+/** An empty batch, for {@linkcode FrameQueue.take} to fill. */
+export function newBatch(): FrameBatch {
+  return { data: new Uint8Array(0), lengths: [] };
 }
 
 /**
@@ -124,7 +127,6 @@ export class FrameQueue {
     }
     this.#head = i;
     this.bytes -= size;
-    batch.count = lengths.length;
     this.#first = first;
     this.#firstOff = firstOff;
     if (this.#contiguous) {
@@ -148,22 +150,22 @@ export class FrameQueue {
 
   /** Puts the frames of the last batch from `from` on back at the front, in order. */
   putBack(batch: FrameBatch, from: number): void {
-    const k = batch.count - from;
-    if (k <= 0) return;
+    const count = batch.lengths.length;
+    if (from >= count) return;
     this.#compact();
-    const lens = batch.lengths.slice(from, batch.count);
+    const lens = batch.lengths.slice(from);
     let bufs: Uint8Array[];
     let offs: number[];
     if (this.#contiguous) {
       bufs = lens.map(() => this.#first);
       offs = [];
       let off = this.#firstOff;
-      for (let i = 0; i < batch.count; off += batch.lengths[i++]) {
+      for (let i = 0; i < count; off += batch.lengths[i++]) {
         if (i >= from) offs.push(off);
       }
     } else {
-      bufs = this.#takenBufs.slice(from, batch.count);
-      offs = this.#takenOffs.slice(from, batch.count);
+      bufs = this.#takenBufs.slice(from, count);
+      offs = this.#takenOffs.slice(from, count);
     }
     this.#bufs.unshift(...bufs);
     this.#offs.unshift(...offs);

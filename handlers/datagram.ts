@@ -121,7 +121,11 @@ export class DatagramHandler extends Handler {
     sock.ref(); // sends in flight keep the program alive; an idle socket does not
     // Views of the batch, which stays as it is until every send called back.
     const frames: Uint8Array[] = [];
-    for (let i = 0, pos = 0; i < batch.count; pos += batch.lengths[i++]) {
+    for (
+      let i = 0, pos = 0;
+      i < batch.lengths.length;
+      pos += batch.lengths[i++]
+    ) {
       frames.push(batch.data.subarray(pos, pos + batch.lengths[i]));
     }
     return new Promise((resolve, reject) => {

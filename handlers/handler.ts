@@ -21,7 +21,7 @@ import {
   writeFrame,
   writeInitFrame,
 } from "../record.ts";
-import { type FrameBatch, FrameQueue } from "./_queue.ts";
+import { type FrameBatch, FrameQueue, newBatch } from "./_queue.ts";
 
 export type { FrameBatch };
 
@@ -257,9 +257,8 @@ export abstract class Handler implements AsyncDisposable {
   handle(record: LogRecordInit): boolean {
     if (
       this.filters.length === 0 && !this.caller && !this.#closing &&
-      this.emit === Handler.prototype.emit &&
-      this.makePickle === Handler.prototype.makePickle &&
-      this.send === Handler.prototype.send && !isLogRecord(record)
+      this.emit === Handler.prototype.emit && this.#framesInPlace() &&
+      !isLogRecord(record)
     ) {
       // Nothing needs the record itself: its frame is written from `record`.
       const emitted = this.#emitted;
@@ -303,11 +302,7 @@ export abstract class Handler implements AsyncDisposable {
     }
     this.#emitted++;
     try {
-      if (
-        this.makePickle === Handler.prototype.makePickle &&
-        this.send === Handler.prototype.send
-      ) {
-        // Neither overridden: the frame is queued where the encoder wrote it.
+      if (this.#framesInPlace()) {
         writeFrame(record, this.#queueFrame);
         return;
       }
@@ -340,6 +335,15 @@ export abstract class Handler implements AsyncDisposable {
     this.#enqueue(frame, 0, frame.length);
   }
 
+  /**
+   * Whether frames can be queued where the encoder writes them: neither
+   * `makePickle` nor `send` is overridden (else they get each frame).
+   */
+  #framesInPlace(): boolean {
+    return this.makePickle === Handler.prototype.makePickle &&
+      this.send === Handler.prototype.send;
+  }
+
   /** writeInitFrame's sink: counts the record emitted, then as #queueFrame. */
   readonly #countFrame = (
     buf: Uint8Array,
@@ -347,8 +351,7 @@ export abstract class Handler implements AsyncDisposable {
     length: number,
   ): boolean => {
     this.#emitted++;
-    this.checkFrame(length);
-    return this.#enqueue(buf, offset, length);
+    return this.#queueFrame(buf, offset, length);
   };
 
   /** writeFrame's sink: checks and queues a frame the encoder wrote. */
@@ -579,11 +582,7 @@ export abstract class Handler implements AsyncDisposable {
   protected abstract isConnected(): boolean;
 
   async #run(): Promise<void> {
-    const batch: FrameBatch = {
-      data: new Uint8Array(0),
-      lengths: [],
-      count: 0,
-    };
+    const batch = newBatch();
     while (!this.#closed) {
       if (this.#queue.length === 0) {
         this.#settle(false);
@@ -603,9 +602,10 @@ export abstract class Handler implements AsyncDisposable {
         continue;
       }
       const size = this.#queue.take(this.maxBatchBytes, batch);
-      this.#inFlight = batch.count;
+      const count = batch.lengths.length;
+      this.#inFlight = count;
       this.#inFlightBytes = size;
-      let sent = batch.count;
+      let sent = count;
       let drop = false;
       try {
         await this.transmit(batch);
@@ -617,10 +617,10 @@ export abstract class Handler implements AsyncDisposable {
       this.#inFlightBytes = 0;
       this.#sent += sent;
       this.#done += sent;
-      if (sent < batch.count) {
+      if (sent < count) {
         if (drop || this.#closed) {
-          this.#dropped += batch.count - sent;
-          this.#done += batch.count - sent;
+          this.#dropped += count - sent;
+          this.#done += count - sent;
         } else {
           this.#queue.putBack(batch, sent);
         }

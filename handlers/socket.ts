@@ -319,8 +319,9 @@ export class SocketHandler extends Handler {
       // whole on the next connection (the receiver drops a cut frame).
       let whole = 0;
       let acc = 0;
-      while (whole < batch.count && acc + batch.lengths[whole] <= written) {
-        acc += batch.lengths[whole];
+      const lengths = batch.lengths;
+      while (whole < lengths.length && acc + lengths[whole] <= written) {
+        acc += lengths[whole];
         whole++;
       }
       this.handleError(undefined, error);

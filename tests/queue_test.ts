@@ -1,6 +1,6 @@
 // The handlers' frame queue: frames as ranges of slabs, batches, putting back.
 import { deepEqual, equal } from "node:assert/strict";
-import { type FrameBatch, FrameQueue } from "../handlers/_queue.ts";
+import { type FrameBatch, FrameQueue, newBatch } from "../handlers/_queue.ts";
 
 /** Frame `id`: `n` bytes of value `id`. */
 function fill(slab: Uint8Array, at: number, id: number, n: number): number {
@@ -11,7 +11,7 @@ function fill(slab: Uint8Array, at: number, id: number, n: number): number {
 function frames(batch: FrameBatch): number[][] {
   const out: number[][] = [];
   let pos = 0;
-  for (let i = 0; i < batch.count; i++) {
+  for (let i = 0; i < batch.lengths.length; i++) {
     out.push([...batch.data.subarray(pos, pos + batch.lengths[i])]);
     pos += batch.lengths[i];
   }
@@ -32,7 +32,7 @@ Deno.test("frames end to end in one slab are taken as one view; others are copie
   equal(q.length, 4);
   equal(q.bytes, 2 + 3 + 4 + 2);
 
-  const batch: FrameBatch = { data: new Uint8Array(0), lengths: [], count: 0 };
+  const batch = newBatch();
   equal(q.take(9, batch), 9); // frames 1..3: 9 bytes, one view of the slab
   equal(batch.data.buffer, slab.buffer);
   deepEqual(frames(batch), [[1, 1], [2, 2, 2], [3, 3, 3, 3]]);
@@ -65,9 +65,9 @@ Deno.test("a batch takes at least one frame, stops before maxBytes, and puts bac
     at = fill(slab, at, id, 10);
     q.push(slab, start, 10);
   }
-  const batch: FrameBatch = { data: new Uint8Array(0), lengths: [], count: 0 };
+  const batch = newBatch();
   equal(q.take(5, batch), 10); // one frame, though larger than maxBytes
-  equal(batch.count, 1);
+  equal(batch.lengths.length, 1);
   q.release();
   equal(q.take(35, batch), 30); // frames 2, 3, 4
   deepEqual(batch.lengths, [10, 10, 10]);
@@ -90,7 +90,7 @@ Deno.test("shift drops the oldest; clear empties; compaction keeps order over ma
   }
   for (let i = 0; i < 3_000; i++) equal(q.shift(), 1);
   equal(q.length, 2_000);
-  const batch: FrameBatch = { data: new Uint8Array(0), lengths: [], count: 0 };
+  const batch = newBatch();
   equal(q.take(1_000, batch), 1_000);
   equal(batch.data[0], 3_000 % 251);
   equal(batch.data[999], 3_999 % 251);
