@@ -17,6 +17,8 @@
 // (default 3), PYSOCKLOG_IMPORT_MAP (an import map for @std/log, where JSR
 // is out of reach).
 
+import { runJsonProcess } from "./_compare/_sender.ts";
+
 const N = Number(Deno.env.get("BENCH_N") ?? 100_000);
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 3);
 const RESTARTS = 10;
@@ -234,25 +236,12 @@ async function runSender(
   port: number,
   pace: number,
 ): Promise<SenderReport> {
-  const [cmd, ...args] = sys.cmd(port, pace);
-  const child = new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { BENCH_MODULES: `${CACHE}/node_modules`, NO_COLOR: "1" },
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), SENDER_TIMEOUT_MS);
-  const out = await child.output();
-  clearTimeout(timer);
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ??
-    "";
-  try {
-    return JSON.parse(text);
-  } catch {
-    const err = new TextDecoder().decode(out.stderr).trim().split("\n")
-      .slice(-3).join(" | ");
-    throw new Error(`${sys.label} failed (exit ${out.code}): ${err}`);
-  }
+  return await runJsonProcess<SenderReport>(
+    sys.cmd(port, pace),
+    sys.label,
+    { BENCH_MODULES: `${CACHE}/node_modules` },
+    SENDER_TIMEOUT_MS,
+  );
 }
 
 interface Result {

@@ -25,6 +25,8 @@
 // BENCH_WARMUP (default 50000).
 // Writes bench/results/socket_compare.md.
 
+import { runJsonProcess } from "./_compare/_sender.ts";
+
 const N = Number(Deno.env.get("BENCH_N") ?? 200_000);
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const WARMUP = Number(Deno.env.get("BENCH_WARMUP") ?? 50_000);
@@ -214,24 +216,12 @@ async function runSender(
   stall: boolean,
   warmup: number,
 ): Promise<SenderReport> {
-  const [cmd, ...args] = sys.cmd(port, n, stall, warmup);
-  const child = new Deno.Command(cmd, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), SENDER_TIMEOUT_MS);
-  const out = await child.output();
-  clearTimeout(timer);
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop();
-  try {
-    return JSON.parse(text ?? "");
-  } catch {
-    const err = new TextDecoder().decode(out.stderr).trim().split("\n")
-      .slice(-3).join(" | ");
-    throw new Error(`${sys.label} failed (exit ${out.code}): ${err}`);
-  }
+  return await runJsonProcess<SenderReport>(
+    sys.cmd(port, n, stall, warmup),
+    sys.label,
+    {},
+    SENDER_TIMEOUT_MS,
+  );
 }
 
 interface Run {
