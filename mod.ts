@@ -86,6 +86,7 @@ export {
   Handler,
   type HandlerOptions,
   type HandlerStats,
+  TransmitError,
 } from "./handlers/handler.ts";
 export {
   SocketHandler,
