@@ -1,38 +1,61 @@
 // Copyright the pysocklog authors. MIT license.
-// Lets a pending socket write stop holding the event loop open.
+// Socket writes that do not hold the event loop open.
 
-type Core = { unrefOpPromise?: (p: Promise<unknown>) => void };
+type Core = {
+  unrefOpPromise?: (p: Promise<unknown>) => void;
+  write?: (rid: number, data: Uint8Array) => Promise<number>;
+};
 
 const core: Core | undefined = (() => {
   try {
-    const d = Deno as unknown as Record<symbol, { core?: Core } | undefined>;
     const internal = (Deno as unknown as { internal?: symbol }).internal;
-    return internal === undefined ? undefined : d[internal]?.core;
+    if (internal === undefined) return undefined;
+    const d = Deno as unknown as Record<symbol, { core?: Core } | undefined>;
+    return d[internal]?.core;
   } catch {
     return undefined;
   }
 })();
 
-/**
- * Whether pending writes can be unref'd in this Deno (Deno's internal
- * `core.unrefOpPromise`; Deno.Conn's public `unref()` covers reads only).
- */
-export const canUnrefWrites: boolean = typeof core?.unrefOpPromise ===
-  "function";
+/** The symbol Deno keeps a connection's resource id under (not `Symbol.for`). */
+let ridSymbol: symbol | undefined;
 
 /**
- * Marks the promise of a pending op (as `conn.write` returns it) as not
- * keeping the program alive. A write to a receiver that stopped reading
- * would otherwise hold the event loop forever, and `beforeunload` (where
- * the handler bounds exit by `exitTimeout`) would never run.
+ * Whether writes can be unref'd in this Deno: its internal `core.write`
+ * and `core.unrefOpPromise` exist (`Deno.Conn.unref()` covers reads only,
+ * and the promise `conn.write` returns cannot be unref'd).
  */
-export function unrefWrite<T>(promise: Promise<T>): Promise<T> {
-  if (canUnrefWrites) {
-    try {
-      core!.unrefOpPromise!(promise);
-    } catch {
-      // not an op promise: it stays ref'd
-    }
+export const canUnrefWrites: boolean =
+  typeof core?.unrefOpPromise === "function" &&
+  typeof core?.write === "function";
+
+function ridOf(conn: Deno.Conn): number | undefined {
+  ridSymbol ??= Object.getOwnPropertySymbols(conn).find((s) =>
+    s.description === "Deno.internal.rid"
+  );
+  if (ridSymbol === undefined) return undefined;
+  const rid = (conn as unknown as Record<symbol, unknown>)[ridSymbol];
+  return typeof rid === "number" ? rid : undefined;
+}
+
+/**
+ * `conn.write(data)`, but the pending write does not keep the program
+ * alive: a write to a receiver that stopped reading would otherwise hold
+ * the event loop forever, and `beforeunload` (where the handler bounds exit
+ * by `exitTimeout`) would never run. Falls back to `conn.write` for a
+ * connection that is not one of Deno's own (a custom `makeSocket`).
+ */
+export function writeUnref(
+  conn: Deno.Conn,
+  data: Uint8Array,
+): Promise<number> {
+  const rid = canUnrefWrites ? ridOf(conn) : undefined;
+  if (rid === undefined) return conn.write(data);
+  const promise = core!.write!(rid, data);
+  try {
+    core!.unrefOpPromise!(promise);
+  } catch {
+    // not an op promise: it stays ref'd
   }
   return promise;
 }

@@ -843,6 +843,8 @@ export abstract class Handler implements AsyncDisposable {
   #abandon(reason: string): void {
     if (this.#closed || this.#abandoned) return;
     const left = this.#queue.clear() + this.#inFlight;
+    this.#inFlight = 0;
+    this.#inFlightBytes = 0;
     this.#abandoned = true;
     this.#closing = true;
     this.#closed = true;

@@ -15,7 +15,7 @@ import {
   type HandlerOptions,
   TransmitError,
 } from "./handler.ts";
-import { unrefWrite } from "./_unref.ts";
+import { writeUnref } from "./_unref.ts";
 
 /** TLS settings of a {@linkcode SocketHandler}. */
 export interface TlsOptions {
@@ -340,8 +340,9 @@ export class SocketHandler extends Handler {
       while (written < data.length) {
         // Unref'd: a receiver that stopped reading must not keep a finished
         // program alive (exit is bounded by exitTimeout instead).
-        written += await unrefWrite(
-          conn.write(written === 0 ? data : data.subarray(written)),
+        written += await writeUnref(
+          conn,
+          written === 0 ? data : data.subarray(written),
         );
       }
       this.#carried = true;
