@@ -8,19 +8,18 @@
  * @module
  */
 
-import { findCaller } from "../caller.ts";
-import { formatError } from "../pickle/encode.ts";
+import { formatError } from "../util/_error_text.ts";
+import { clip, Reporter } from "../util/_reporter.ts";
 import {
+  findCaller,
   getLevelNo,
   getMessage,
-  isLogRecord,
   type Level,
   type LogRecordDict,
   type LogRecordInit,
   makePickle,
   toLogRecord,
   writeFrame,
-  writeInitFrame,
 } from "../record.ts";
 import { type FrameBatch, FrameQueue, newBatch } from "./_queue.ts";
 
@@ -171,10 +170,6 @@ const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 const DEFAULT_EXIT_TIMEOUT_MS = 2_000;
 const EMPTY_BYTES = new Uint8Array(0);
-/** After a report of one kind to stderr, more of that kind are only counted for this long. */
-const REPORT_INTERVAL_MS = 5_000;
-/** Most characters of a record's message a report shows. */
-const MAX_REPORTED_MESSAGE = 300;
 /** How often a finished program checks on the records it waits for, in ms. */
 const EXIT_POLL_MS = 50;
 /** The logger name of drop notices. */
@@ -352,7 +347,7 @@ export abstract class Handler implements AsyncDisposable {
   /** The program is exiting: what is left was counted as dropped. */
   #abandoned = false;
   #closePromise: Promise<void> | null = null;
-  #reports = new Map<string, { last: number; suppressed: number }>();
+  readonly #reporter = new Reporter();
   #reporting = false;
   #exitDeadline: number | null = null;
   #exitProgress = -1;
@@ -447,14 +442,11 @@ export abstract class Handler implements AsyncDisposable {
       this.#dropped++;
       return false;
     }
-    if (
-      this.#fast && this.filters.length === 0 && !this.caller &&
-      !isLogRecord(record)
-    ) {
-      // Nothing needs the record itself: its frame is written from `record`.
+    if (this.#fast && this.filters.length === 0 && !this.caller) {
+      // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
       try {
-        if (!writeInitFrame(record, this.level, this.#countFrame)) return false;
+        if (!writeFrame(record, this.#countFrame, this.level)) return false;
       } catch (error) {
         if (this.#emitted === emitted) this.#emitted++;
         this.#failed++;
@@ -646,8 +638,8 @@ export abstract class Handler implements AsyncDisposable {
    * given, else to stderr as a `--- Logging error ---` block. The first
    * error of each kind (permission, lookup, refused, encoding, ...) is
    * written at once; more of the same kind within 5 s are counted and
-   * summed up in the next report of that kind. A report shows at most 300
-   * characters of the record's message. Never logs through the handler
+   * summed up in the next report of that kind. A report shows at most
+   * `MAX_QUOTED_CHARS` (300) characters of the record's message. Never logs through the handler
    * itself.
    *
    * @param record The record being handled, if any.
@@ -666,46 +658,22 @@ export abstract class Handler implements AsyncDisposable {
         }
         return;
       }
-      const now = Date.now();
-      let seen = this.#reports.get(kind);
-      if (seen === undefined) {
-        seen = { last: -Infinity, suppressed: 0 };
-        this.#reports.set(kind, seen);
-      }
-      if (now - seen.last < REPORT_INTERVAL_MS) {
-        seen.suppressed++;
-        return;
-      }
-      seen.last = now;
-      let text = "--- Logging error ---\n";
-      if (seen.suppressed > 0) {
-        text +=
-          `(${seen.suppressed} more errors of this kind were suppressed before this one)\n`;
-        seen.suppressed = 0;
-      }
-      text += (error instanceof Error ? formatError(error) : String(error)) +
-        "\n";
-      if (record !== undefined) {
-        let msg: string;
-        try {
-          msg = getMessage(record);
-        } catch {
-          msg = String(record.msg);
+      this.#reporter.report(kind, () => {
+        let text = "--- Logging error ---\n" +
+          (error instanceof Error ? formatError(error) : String(error));
+        if (record !== undefined) {
+          let msg: string;
+          try {
+            msg = getMessage(record);
+          } catch {
+            msg = String(record.msg);
+          }
+          text += `\nLogged from ${this.constructor.name}: name=${
+            clip(String(record.name))
+          }, msg=${JSON.stringify(clip(msg))}`;
         }
-        if (msg.length > MAX_REPORTED_MESSAGE) {
-          msg = `${
-            msg.slice(0, MAX_REPORTED_MESSAGE)
-          }... (${msg.length} characters)`;
-        }
-        let name = String(record.name);
-        if (name.length > MAX_REPORTED_MESSAGE) {
-          name = name.slice(0, MAX_REPORTED_MESSAGE) + "...";
-        }
-        text += `Logged from ${this.constructor.name}: name=${name}, msg=${
-          JSON.stringify(msg)
-        }\n`;
-      }
-      console.error(text.trimEnd());
+        return text;
+      });
     } catch {
       // Reporting must never throw into the caller.
     } finally {
