@@ -63,6 +63,7 @@ export {
 
 export {
   type Filter,
+  type FlushOptions,
   type FrameBatch,
   Handler,
   type HandlerOptions,

@@ -709,10 +709,16 @@ export abstract class Handler implements AsyncDisposable {
    * equal(h.stats.dropped, 1);
    * ```
    *
-   * @param options A timeout in ms, and an abort signal.
    * @returns A promise that never rejects.
    */
   flush(): Promise<void>;
+  /**
+   * Waits until every record queued before the call left the queue, at
+   * most `timeout` ms and until `signal` aborts.
+   *
+   * @param options A timeout in ms, and an abort signal.
+   * @returns `true` when they all left the queue, `false` when it gave up.
+   */
   flush(options: FlushOptions): Promise<boolean>;
   flush(options?: FlushOptions): Promise<boolean | void> {
     const done = this.#wait(false, options?.timeout, options?.signal);
