@@ -172,6 +172,8 @@ const DEFAULT_EXIT_TIMEOUT_MS = 2_000;
 const EMPTY_BYTES = new Uint8Array(0);
 /** How often a finished program checks on the records it waits for, in ms. */
 const EXIT_POLL_MS = 50;
+/** Pause before writing a drop notice again after it failed, in ms. */
+const NOTICE_RETRY_MS = 100;
 /** The logger name of drop notices. */
 const NOTICE_NAME = "pysocklog";
 /** WARNING: the level of drop notices. */
@@ -1038,7 +1040,8 @@ export abstract class Handler implements AsyncDisposable {
       for (const r of reason.split(", ")) {
         if (!this.#owedReasons.includes(r)) this.#owedReasons.push(r);
       }
-      await new Promise((r) => setTimeout(r, 0));
+      // A datagram to a closed port fails every other send: no tight retry.
+      await new Promise((r) => setTimeout(r, NOTICE_RETRY_MS));
     }
     batch.data = EMPTY_BYTES;
     this.#settle(false);
