@@ -5,7 +5,10 @@ line: records (not drop notices), notices, dropped (sum over notices),
 seq_errors (records whose `seq` is not the one after the last), bytes;
 on "SEQS", one JSON list of every `seq` received, in order.
 
-usage: count_receiver.py [PORT]
+With --print-seqs it also prints "S <seq>,<seq>,..." as records arrive
+(so that what a receiver killed mid-stream had received is known).
+
+usage: count_receiver.py [PORT] [--print-seqs]
 """
 import json
 import pickle
@@ -13,6 +16,9 @@ import socket
 import struct
 import sys
 import threading
+
+print_seqs = "--print-seqs" in sys.argv
+args = [a for a in sys.argv[1:] if a != "--print-seqs"]
 
 lock = threading.Lock()
 seqs = []
@@ -40,6 +46,11 @@ def serve(conn):
             pos += 4 + slen
         del buf[:pos]
         with lock:
+            if print_seqs:
+                got = [str(d["seq"]) for d in recs if d.get("seq") is not None]
+                if got:
+                    sys.stdout.write("S " + ",".join(got) + "\n")
+                    sys.stdout.flush()
             state["bytes"] += pos
             for d in recs:
                 if d.get("name") == "pysocklog":
@@ -65,7 +76,7 @@ def accept(server):
 def main():
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+    server.bind(("127.0.0.1", int(args[0]) if args else 0))
     server.listen(16)
     print("PORT", server.getsockname()[1], flush=True)
     threading.Thread(target=accept, args=(server,), daemon=True).start()
