@@ -92,6 +92,11 @@ export class CountReceiver {
     return c;
   }
 
+  /** Sends it a signal (SIGSTOP: it stops reading; SIGCONT: it goes on). */
+  signal(sig: Deno.Signal): void {
+    this.#child.kill(sig);
+  }
+
   /** Kills it (SIGKILL: what its kernel held is lost) and reads what it printed. */
   async stop(): Promise<void> {
     try {
