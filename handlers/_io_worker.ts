@@ -146,3 +146,5 @@ port.on("message", async (m: ToWorker) => {
     }
   }
 });
+
+post({ t: "ready", epoch: 0 });

@@ -44,6 +44,7 @@ export type ToWorker =
 
 /** Messages from the worker. */
 export type FromWorker =
+  | { t: "ready"; epoch: number }
   | { t: "opened"; epoch: number }
   | { t: "failed"; epoch: number; error: { name: string; message: string } }
   | { t: "lost"; epoch: number; error: { name: string; message: string } }
@@ -98,8 +99,14 @@ export class IoWorker {
   #closed = false;
   /** Called after the worker wrote something, when the handler asked (CTL.WANT). */
   onProgress: () => void = () => {};
+  /** Called when the worker itself failed (its module did not load, ...). */
+  onDead: (error: Error) => void = () => {};
+  /** Resolves when the worker has started (its start is not part of connectTimeout). */
+  readonly ready: Promise<void>;
+  #markReady!: () => void;
 
   constructor(ringBytes = RING_BYTES) {
+    this.ready = new Promise((r) => this.#markReady = r);
     const sab = new SharedArrayBuffer(CTL.SIZE * 4 + ringBytes);
     this.ctl = new Int32Array(sab, 0, CTL.SIZE);
     this.ring = new Uint8Array(sab, CTL.SIZE * 4);
@@ -111,9 +118,11 @@ export class IoWorker {
     this.#worker.on("message", (m: FromWorker) => this.#message(m));
     this.#worker.on("error", (e: unknown) => {
       const error = e instanceof Error ? e : new Error(String(e));
+      this.#closed = true;
       this.#opening?.reject(error);
       this.#opening = null;
       this.#current?.lost(error);
+      this.onDead(error);
     });
   }
 
@@ -139,6 +148,7 @@ export class IoWorker {
   }
 
   #message(m: FromWorker): void {
+    if (m.t === "ready") return this.#markReady();
     if (m.epoch !== this.#epoch) return;
     if (m.t === "opened" && this.#opening?.epoch === m.epoch) {
       const conn = new WorkerConn(this, m.epoch);
