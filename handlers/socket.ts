@@ -133,8 +133,13 @@ function isSocketError(error: unknown): boolean {
  * dropped after they were accepted are announced to the receiver by a drop
  * notice (see {@linkcode HandlerOptions.dropNotices}).
  *
+ * The socket I/O runs in a Worker (see `ioWorker`), so that a program
+ * logging thousands of records between two awaits does not outrun its
+ * socket.
+ *
  * Permissions: `--allow-net` (TCP, TLS); `--allow-read --allow-write` for a
- * Unix socket.
+ * Unix socket; `--allow-read` of this package's files for the I/O worker
+ * (without it, the I/O stays in the program's thread).
  *
  * @example Log to the cookbook's receiver
  * ```ts ignore
