@@ -9,6 +9,9 @@ export interface Counts {
   notices: number;
   dropped: number;
   seq_errors: number;
+  seq_back: number;
+  bad_notices: number;
+  reasons: string[];
   bytes: number;
 }
 

@@ -161,7 +161,9 @@ Deno.test("a receiver that stops reading: emit stays quick, the queue stays at i
     ok(s.dropped > 0);
     equal(s.emitted, n);
     equal(s.sent + s.dropped + s.queued, n);
-    ok(slowest < 100, `an emit took ${slowest} ms`); // a sanity bound, not a timing test
+    // A sanity bound, not a timing test: CPython's emit blocks for its 1 s
+    // socket timeout here; ours took up to 100 ms on a machine at load 12.
+    ok(slowest < 300, `an emit took ${slowest} ms`);
   } finally {
     await h.close();
     sink.close();

@@ -2,7 +2,10 @@
 pickle.loads (a corrupt frame raises) but nothing is printed per record.
 Prints "PORT <n>" first; on the line "REPORT" from stdin prints one JSON
 line: records (not drop notices), notices, dropped (sum over notices),
-seq_errors (records whose `seq` is not the one after the last), bytes;
+seq_errors (records whose `seq` is not the one after the last), seq_back
+(records whose `seq` is not above the last: duplicates or disorder),
+bad_notices (drop notices not as SPEC.md says), reasons (of the notices),
+bytes;
 on "SEQS", one JSON list of every `seq` received, in order.
 
 With --print-seqs it also prints "S <seq>,<seq>,..." as records arrive
@@ -11,6 +14,7 @@ With --print-seqs it also prints "S <seq>,<seq>,..." as records arrive
 usage: count_receiver.py [PORT] [--print-seqs]
 """
 import json
+import logging
 import pickle
 import socket
 import struct
@@ -22,7 +26,7 @@ args = [a for a in sys.argv[1:] if a != "--print-seqs"]
 
 lock = threading.Lock()
 seqs = []
-state = {"records": 0, "notices": 0, "dropped": 0, "seq_errors": 0, "bytes": 0, "last_seq": -1, "errors": 0}
+state = {"records": 0, "notices": 0, "dropped": 0, "seq_errors": 0, "seq_back": 0, "bad_notices": 0, "reasons": [], "bytes": 0, "last_seq": -1, "errors": 0}
 
 
 def serve(conn):
@@ -56,6 +60,13 @@ def serve(conn):
                 if d.get("name") == "pysocklog":
                     state["notices"] += 1
                     state["dropped"] += d["dropped"]
+                    r = logging.makeLogRecord(d)
+                    if r.reason not in state["reasons"]:
+                        state["reasons"].append(r.reason)
+                    if not (r.levelno == 30 and r.levelname == "WARNING" and type(r.dropped) is int
+                            and type(r.reason) is str
+                            and r.getMessage() == "%d log records were dropped (%s)" % (r.dropped, r.reason)):
+                        state["bad_notices"] += 1
                     continue
                 state["records"] += 1
                 seq = d.get("seq")
@@ -63,6 +74,8 @@ def serve(conn):
                     seqs.append(seq)
                     if seq != state["last_seq"] + 1:
                         state["seq_errors"] += 1
+                    if seq <= state["last_seq"]:
+                        state["seq_back"] += 1
                     state["last_seq"] = seq
     conn.close()
 
