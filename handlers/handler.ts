@@ -547,7 +547,9 @@ export abstract class Handler implements AsyncDisposable {
       return false;
     }
     if (this.shouldDrop()) {
-      this.dropped(1, "receiver down");
+      const reason = this.dropReason();
+      if (reason === null) this.#dropped++;
+      else this.dropped(1, reason);
       return false;
     }
     const q = this.#queue;
@@ -658,14 +660,15 @@ export abstract class Handler implements AsyncDisposable {
 
   /**
    * Drops every queued record (not the batch being written): counted, and
-   * announced by a drop notice.
+   * announced by a drop notice unless `reason` is null.
    *
-   * @param reason Why, in a few words.
+   * @param reason Why, in a few words; null when no notice can reach the receiver.
    */
-  protected dropQueued(reason: string): void {
+  protected dropQueued(reason: string | null): void {
     const n = this.#queue.clear();
     this.#done += n;
-    this.dropped(n, reason);
+    if (reason === null) this.#dropped += n;
+    else this.dropped(n, reason);
     this.#settle(false);
   }
 
@@ -689,6 +692,14 @@ export abstract class Handler implements AsyncDisposable {
    */
   protected shouldDrop(): boolean {
     return false;
+  }
+
+  /**
+   * Why `shouldDrop()` drops records, in a few words (for the drop notice),
+   * or null when no notice can ever reach the receiver.
+   */
+  protected dropReason(): string | null {
+    return "receiver down";
   }
 
   /**

@@ -181,6 +181,8 @@ export class SocketHandler extends Handler {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The connection attempt under way, if any. */
   #attempt: Promise<void> | null = null;
+  /** Deno's permissions refused the connection: no attempt can succeed. */
+  #denied = false;
   /** Whether to do the I/O in a Worker, and the Worker once made. */
   #useWorker: boolean;
   #io: IoWorker | null = null;
@@ -346,6 +348,15 @@ export class SocketHandler extends Handler {
       // closeOnError keeps socket errors (refused, reset, timed out) silent,
       // as CPython's; a missing permission or a failed lookup is reported.
       this.handleError(undefined, error);
+      if (
+        error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied
+      ) {
+        // No retry can succeed: records are dropped (counted) from now on,
+        // and close() need not wait for them.
+        this.#denied = true;
+        this.dropQueued(null); // no notice can reach the receiver
+      }
     }
   }
 
@@ -381,12 +392,19 @@ export class SocketHandler extends Handler {
 
   /** Drops the record when `dropWhileDown` is set and the receiver is known to be down (CPython's behaviour). */
   protected override shouldDrop(): boolean {
-    return this.dropWhileDown && this.sock === null && this.retryTime !== null;
+    return this.#denied ||
+      (this.dropWhileDown && this.sock === null && this.retryTime !== null);
+  }
+
+  /** "receiver down"; none once Deno's permissions refused the connection (no notice can follow). */
+  protected override dropReason(): string | null {
+    return this.#denied ? null : "receiver down";
   }
 
   /** Opens the connection unless one is open; when that fails, arms the retry timer and returns false. */
   protected override async ensureOpen(): Promise<boolean> {
     if (this.sock !== null) return true;
+    if (this.#denied) return false;
     await this.createSocket();
     if (this.sock !== null) return true;
     this.#scheduleRetry();
