@@ -29,6 +29,8 @@ import { fixForward } from "./_walk.ts";
 const HIGHEST_PROTOCOL = 5;
 /** ASCII strings up to this many bytes are decoded without TextDecoder. */
 const ASCII_FAST_MAX = 1024;
+/** Decimal digits that always make a safe integer. */
+const SAFE_DIGITS = 15;
 
 const MARK_LIMIT_MESSAGE = "MARKs nest deeper than maxDepth";
 
@@ -138,20 +140,52 @@ export class Decoder {
   str(n: number): string {
     const at = this.need(n);
     const b = this.b;
+    if (n === 0) return "";
+    if (n <= CACHED_STRING_MAX) {
+      return cachedAscii(b, at, n) ?? decodeUtf8(b.subarray(at, at + n));
+    }
     if (n > ASCII_FAST_MAX) return decodeUtf8(b.subarray(at, at + n));
-    let hash = n;
     for (let i = at; i < at + n; i++) {
-      const c = b[i];
-      if (c >= 0x80) return decodeUtf8(b.subarray(at, at + n));
-      hash = Math.imul(hash ^ c, 0x01000193);
+      if (b[i] >= 0x80) return decodeUtf8(b.subarray(at, at + n));
     }
-    if (n > CACHED_STRING_MAX) {
-      return String.fromCharCode.apply(
-        null,
-        b.subarray(at, at + n) as unknown as number[],
-      );
+    return String.fromCharCode.apply(
+      null,
+      b.subarray(at, at + n) as unknown as number[],
+    );
+  }
+
+  /**
+   * The argument of INT or LONG (`suffix` the `L` LONG may end with): read
+   * from the bytes when it is a short decimal, as CPython's own threads ids
+   * are (`L140297386408832L`), else parsed from the text.
+   */
+  intLine(suffix: number): number | bigint | boolean {
+    const b = this.b;
+    const start = this.pos;
+    let i = start;
+    const negative = b[i] === 0x2d;
+    if (negative) i++;
+    let v = 0;
+    const first = i;
+    while (i < b.length && i - first < SAFE_DIGITS) {
+      const c = b[i] - 0x30;
+      if (c < 0 || c > 9) break;
+      v = v * 10 + c;
+      i++;
     }
-    return cachedAscii(b, at, n, hash);
+    if (i > first && b[i] === suffix && suffix !== 0x0a) i++;
+    if (i > first && b[i] === 0x0a) {
+      this.pos = i + 1;
+      if (suffix === 0x0a && i - start === 2 && b[start] === 0x30) {
+        if (b[start + 1] === 0x31) return true; // I01
+        if (b[start + 1] === 0x30) return false; // I00
+      }
+      return negative ? -v + 0 : v;
+    }
+    const text = this.line();
+    return parseIntText(
+      suffix === 0x4c && text.endsWith("L") ? text.slice(0, -1) : text,
+    );
   }
 
   bytes(n: number): Uint8Array {
@@ -403,20 +437,12 @@ export class Decoder {
           this.push(readLong(b, this.need(n), n));
           break;
         }
-        case 0x49: { // INT
-          const text = this.line();
-          if (text === "01") this.push(true);
-          else if (text === "00") this.push(false);
-          else this.push(parseIntText(text));
+        case 0x49: // INT
+          this.push(this.intLine(0x0a));
           break;
-        }
-        case 0x4c: { // LONG
-          const text = this.line();
-          this.push(
-            parseIntText(text.endsWith("L") ? text.slice(0, -1) : text),
-          );
+        case 0x4c: // LONG
+          this.push(this.intLine(0x4c));
           break;
-        }
         case 0x47: // BINFLOAT
           this.push(view.getFloat64(this.need(8), false));
           break;

@@ -298,6 +298,14 @@ export function callForm(
   charge: (n: number) => void,
 ): unknown {
   const name = g.toString();
+  if (name === "builtins.getattr" || name === "__builtin__.getattr") {
+    // getattr(cls, "name"), as protocols 2 and 3 name a nested global
+    // (zoneinfo.ZoneInfo._unpickle): the same inert global protocol 4 names.
+    const [of, attr] = args;
+    if (args.length !== 2 || !(of instanceof PickleGlobal)) return undefined;
+    if (typeof attr !== "string") return undefined;
+    return new PickleGlobal(of.module, `${of.name}.${attr}`);
+  }
   if (!FORMS.has(name)) {
     if (!isPathClass(g) || !args.every((a) => typeof a === "string")) {
       return undefined;
@@ -362,7 +370,17 @@ export function callForm(
       if (!(cls instanceof PickleGlobal) || !(base instanceof PickleGlobal)) {
         return undefined;
       }
-      return newForm(cls, state === null || state === undefined ? [] : [state]);
+      // A dict or list subclass passes its items as the state of the base.
+      const of = base.name;
+      const builtin = base.module === "builtins" ||
+        base.module === "__builtin__";
+      const obj = newForm(cls, []);
+      if (state === null || state === undefined) return obj;
+      if (builtin && of === "dict" && isDict(state)) obj.dictitems = state;
+      else if (builtin && of === "list" && Array.isArray(state)) {
+        obj.listitems = state;
+      } else return newForm(cls, [state]);
+      return obj;
     }
     case "datetime.date":
     case "datetime.time":
@@ -408,6 +426,14 @@ export function newForm(cls: PickleGlobal, args: unknown[]): PickleObject {
   return cls.module === "uuid" && cls.name === "UUID"
     ? new PickleUUID(cls, args)
     : new PickleObject(cls, args);
+}
+
+function isDict(
+  v: unknown,
+): v is Record<string, unknown> | Map<unknown, unknown> {
+  return v instanceof Map ||
+    (v !== null && typeof v === "object" &&
+      Object.getPrototypeOf(v) === Object.prototype);
 }
 
 function copyDict(
