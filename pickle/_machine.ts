@@ -71,9 +71,15 @@ export class Decoder {
   fresh: object | null = null;
   /** The memo slot holding `fresh`, or -1. */
   freshMemo = -1;
-  readonly charge = (n: number): void => {
+  /** Counts `n` units of work (see LoadsOptions.maxWork). */
+  charge(n: number): void {
     if ((this.work -= n) < 0) fail("Pickle needs more work than maxWork");
-  };
+  }
+
+  /** `charge`, bound, for the forms of _stdlib.ts (made only when called). */
+  charger(): (n: number) => void {
+    return (n) => this.charge(n);
+  }
 
   constructor(bytes: Uint8Array, limits: Limits) {
     this.b = bytes;
@@ -360,7 +366,7 @@ export class Decoder {
       fail("Pickle calls something that is not a global");
     }
     if (!Array.isArray(args)) fail("Call arguments are not a tuple");
-    const data = callForm(callable, args, this.charge);
+    const data = callForm(callable, args, this.charger());
     if (data !== undefined) return data;
     this.charge(args.length);
     return new PickleObject(callable, [...args]);
@@ -648,14 +654,16 @@ export class Decoder {
           const name = this.line();
           const args = this.popMark();
           const g = this.global(module, name);
-          this.push(callForm(g, args, this.charge) ?? newForm(g, args));
+          this.push(callForm(g, args, this.charger()) ?? newForm(g, args));
           break;
         }
         case 0x6f: { // OBJ
           const items = this.popMark();
           const cls = items.shift();
           if (!(cls instanceof PickleGlobal)) fail("OBJ needs a global");
-          this.push(callForm(cls, items, this.charge) ?? newForm(cls, items));
+          this.push(
+            callForm(cls, items, this.charger()) ?? newForm(cls, items),
+          );
           break;
         }
         case 0x62: { // BUILD

@@ -197,8 +197,14 @@ export class PickleDecodeError extends Error {
  * @returns The value.
  * @throws {PickleDecodeError} When the pickle is malformed, names an
  *   unsupported opcode, or breaks a limit.
+ * @throws {RangeError} When a limit is not a number of 0 or more, or
+ *   `globals` is neither "inert" nor "reject".
  */
-export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
+export function loads(
+  bytes: Uint8Array,
+  options: LoadsOptions = NO_OPTIONS,
+): unknown {
+  if (options !== lastChecked) checkOptions(options);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   if (bytes.length > maxBytes) {
     throw new PickleDecodeError(
@@ -235,4 +241,34 @@ export function loads(bytes: Uint8Array, options: LoadsOptions = {}): unknown {
     throw new PickleDecodeError(message, d.opStart, { cause: error });
   }
   return value;
+}
+
+const LIMITS = [
+  "maxBytes",
+  "maxDepth",
+  "maxMemo",
+  "maxItems",
+  "maxWork",
+] as const;
+
+/** The options last checked: a receiver passes the same object every frame. */
+let lastChecked: LoadsOptions | undefined;
+const NO_OPTIONS: LoadsOptions = Object.freeze({});
+
+function checkOptions(options: LoadsOptions): void {
+  for (const name of LIMITS) {
+    const v = options[name];
+    if (v !== undefined && !(typeof v === "number" && v >= 0)) {
+      throw new RangeError(
+        `loads: ${name} must be a number of 0 or more, not ${String(v)}`,
+      );
+    }
+  }
+  const g = options.globals;
+  if (g !== undefined && g !== "inert" && g !== "reject") {
+    throw new RangeError(
+      `loads: globals must be "inert" or "reject", not ${String(g)}`,
+    );
+  }
+  lastChecked = options;
 }

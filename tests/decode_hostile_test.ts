@@ -1,7 +1,7 @@
 // The decoder under hostile and heavy input: LONG1/LONG4 of any size in
 // linear time, the per-pickle work budget (maxWork), and the dict templates
 // (same values as key by key, references kept, __proto__ plain data).
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { loads, PickleDecodeError } from "../mod.ts";
 import { prng, runPython } from "./_helpers.ts";
 
@@ -82,6 +82,17 @@ Deno.test("maxWork: a pickle that passes one big memoized list to call after cal
   expectDecodeError(amplifier(2_000), /maxWork/, { maxWork: 1_000_000 });
   // A pickle longer than the budget fails before any work.
   expectDecodeError(amplifier(10), /maxWork/, { maxWork: 10 });
+  // Limits are checked up front.
+  for (const bad of [-1, NaN, "10"]) {
+    throws(
+      () => loads(amplifier(1), { maxWork: bad as number }),
+      RangeError,
+    );
+  }
+  throws(
+    () => loads(amplifier(1), { globals: "run" as "inert" }),
+    RangeError,
+  );
 });
 
 /** `n` times `bytes(l)` of one memoized list `l` of `n` ints; then None. */
