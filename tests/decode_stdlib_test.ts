@@ -10,6 +10,7 @@ import {
   PickleDateTime,
   PickleDecimal,
   PickleDecodeError,
+  PickleGlobal,
   PickleObject,
   PicklePath,
   PickleSet,
@@ -18,7 +19,7 @@ import {
   PickleTimezone,
   PickleUUID,
 } from "../mod.ts";
-import { pyScript, runPython } from "./_helpers.ts";
+import { prng, pyScript, runPython } from "./_helpers.ts";
 
 const unhex = (h: string) =>
   new Uint8Array(h.match(/../g)?.map((b) => parseInt(b, 16)) ?? []);
@@ -199,11 +200,17 @@ for c in (Attrs, Tags, Od):
     c.__module__ = "app"
     setattr(app, c.__name__, c)
 a = Attrs(user="ann", n=2); a.note = "attr"
-values = [a, Tags(["x", "y"]), Od(k=1), {"when": datetime.datetime(2024, 1, 2, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))}]
+try:
+    tz = zoneinfo.ZoneInfo("Europe/Paris")
+except Exception:  # no tz database on this machine: any other tzinfo will do
+    class Paris(datetime.tzinfo):
+        def utcoffset(self, dt): return datetime.timedelta(hours=1)
+    Paris.__module__ = "app"; app.Paris = Paris; tz = Paris()
+values = [a, Tags(["x", "y"]), Od(k=1), {"when": datetime.datetime(2024, 1, 2, tzinfo=tz)}, dict.fromkeys]
 print(json.dumps([[pickle.dumps(v, p).hex() for p in range(6)] for v in values]))
 `,
   ]);
-  const [attrs, tags, od, zoned] = JSON.parse(out) as string[][];
+  const [attrs, tags, od, zoned, method] = JSON.parse(out) as string[][];
   for (let p = 0; p <= 5; p++) {
     const a = loads(unhex(attrs[p]));
     ok(a instanceof PickleObject, `protocol ${p}`);
@@ -222,6 +229,11 @@ print(json.dumps([[pickle.dumps(v, p).hex() for p in range(6)] for v in values])
     const z = loads(unhex(zoned[p])) as Record<string, unknown>;
     ok(z.when instanceof PickleObject, `protocol ${p}`);
     equal(String((z.when as PickleObject).global), "datetime.datetime");
+    // getattr(dict, "fromkeys") (protocols 0-3) is the global protocol 4
+    // names as "dict.fromkeys"; nothing is looked up.
+    const m = loads(unhex(method[p]));
+    ok(m instanceof PickleGlobal, `protocol ${p}`);
+    equal(m.name, "dict.fromkeys");
   }
 });
 
@@ -254,4 +266,37 @@ print(json.dumps(out))
   // What CPython reads, we read the same.
   const good = "S'a\\\\b\\x41\\101\\n\\q'\n.";
   equal(loads(Uint8Array.from(good, (c) => c.charCodeAt(0))), "a\\bAA\n\\q");
+});
+
+Deno.test("mutated stdlib pickles: a value or a PickleDecodeError; typed forms always render", () => {
+  const rand = prng(1212);
+  const seeds = corpus.cases.flatMap((c) => c.p.map(unhex));
+  let values = 0;
+  let errors = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const b = Uint8Array.from(seeds[i % seeds.length]);
+    for (let e = 1 + Math.floor(rand() * 3); e > 0; e--) {
+      b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+    }
+    let v: unknown;
+    try {
+      v = loads(b);
+    } catch (error) {
+      if (!(error instanceof PickleDecodeError)) throw error;
+      errors++;
+      continue;
+    }
+    values++;
+    if (v !== null && typeof v === "object" && !(v instanceof Map)) {
+      String(v);
+      try {
+        JSON.stringify(v);
+      } catch (error) {
+        // A bigint or a cycle is the caller's to render; nothing else throws.
+        ok(/BigInt|circular/i.test(String(error)), String(error));
+      }
+    }
+  }
+  equal(values + errors, 20_000);
+  ok(values > 1000 && errors > 1000, `${values} values, ${errors} errors`);
 });
