@@ -29,6 +29,12 @@ import { fixForward } from "./_walk.ts";
 const HIGHEST_PROTOCOL = 5;
 /** ASCII strings up to this many bytes are decoded without TextDecoder. */
 const ASCII_FAST_MAX = 1024;
+/**
+ * A fresh dict is kept through at most this many enclosing MARKs (a record
+ * holding dicts, lists and tuples); deeper ones are built key by key, so
+ * that a memo get checks at most this many.
+ */
+const FRESH_LEVELS = 8;
 /** Decimal digits that always make a safe integer. */
 const SAFE_DIGITS = 15;
 
@@ -64,13 +70,17 @@ export class Decoder {
   /** Dicts that became Maps (a non-str key came after their creation). */
   forward: Map<object, Map<unknown, unknown>> | null = null;
   /**
-   * The last EMPTY_DICT while nothing but its stack slot and one memo slot
-   * refer to it: its first SETITEMS may replace it by a dict made from a
-   * template (see _shapes.ts).
+   * The last EMPTY_DICT of this MARK level while nothing but its stack slot
+   * and one memo slot refer to it: its first SETITEMS may replace it by a
+   * dict made from a template (see _shapes.ts). A memo get or DUP of it
+   * (a cycle, a shared reference) ends that.
    */
   fresh: object | null = null;
   /** The memo slot holding `fresh`, or -1. */
   freshMemo = -1;
+  /** `fresh` and `freshMemo` of the enclosing MARK levels. */
+  readonly freshSaved: (object | null)[] = [];
+  readonly freshMemoSaved: number[] = [];
   /** Counts `n` units of work (see LoadsOptions.maxWork). */
   charge(n: number): void {
     if ((this.work -= n) < 0) fail("Pickle needs more work than maxWork");
@@ -123,6 +133,8 @@ export class Decoder {
     const outer = this.metastack.pop();
     if (outer === undefined) fail("No MARK to pop to");
     this.stack = outer;
+    this.fresh = this.freshSaved.pop() ?? null;
+    this.freshMemo = this.freshMemoSaved.pop() ?? -1;
     if (this.forward !== null) {
       for (let i = 0; i < items.length; i++) items[i] = this.swap(items[i]);
     }
@@ -222,8 +234,6 @@ export class Decoder {
       // A second slot would keep the dict a template replaces.
       if (this.freshMemo < 0) this.freshMemo = index;
       else if (this.freshMemo !== index) this.fresh = null;
-    } else if (index === this.freshMemo) {
-      this.freshMemo = -1;
     }
     this.memo[index] = v;
   }
@@ -233,14 +243,28 @@ export class Decoder {
       fail(`Memo slot ${index} is empty`);
     }
     const v = this.memo[index];
-    if (v === this.fresh) this.fresh = null;
+    if (typeof v === "object" && v !== null) this.seen(v);
+
     this.push(this.forward === null ? v : this.swap(v));
   }
 
   mark(): void {
-    if (this.metastack.length >= this.maxDepth) fail(MARK_LIMIT_MESSAGE);
+    const depth = this.metastack.length;
+    if (depth >= this.maxDepth) fail(MARK_LIMIT_MESSAGE);
     this.metastack.push(this.stack);
     this.stack = [];
+    // The fresh dict waits for its SETITEMS after this MARK's items.
+    this.freshSaved.push(depth < FRESH_LEVELS ? this.fresh : null);
+    this.freshMemoSaved.push(this.freshMemo);
+    this.fresh = null;
+  }
+
+  /** A value referred to once more can no longer be replaced. */
+  seen(v: unknown): void {
+    if (v === this.fresh) this.fresh = null;
+    const saved = this.freshSaved;
+    const n = saved.length < FRESH_LEVELS ? saved.length : FRESH_LEVELS;
+    for (let i = 0; i < n; i++) if (saved[i] === v) saved[i] = null;
   }
 
   /** The live form of a dict (a Map if it was converted). */
@@ -268,7 +292,9 @@ export class Decoder {
         const made = fromShape(items);
         if (made !== undefined) {
           this.stack[this.stack.length - 1] = made;
-          if (this.freshMemo >= 0) this.memo[this.freshMemo] = made;
+          // Unless another value took its slot since.
+          const slot = this.freshMemo;
+          if (slot >= 0 && this.memo[slot] === target) this.memo[slot] = made;
           return;
         }
       }
@@ -410,7 +436,7 @@ export class Decoder {
           break;
         case 0x32: { // DUP
           const v = this.top();
-          if (v === this.fresh) this.fresh = null;
+          this.seen(v);
           this.push(v);
           break;
         }

@@ -2,7 +2,7 @@
 // linear time, the per-pickle work budget (maxWork), and the dict templates
 // (same values as key by key, references kept, __proto__ plain data).
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
-import { loads, PickleDecodeError } from "../mod.ts";
+import { dumps, loads, PickleDecodeError } from "../mod.ts";
 import { prng, runPython } from "./_helpers.ts";
 
 const unhex = (h: string) =>
@@ -116,7 +116,8 @@ shared = dict(keys)
 cyclic = dict(keys); cyclic["me"] = cyclic
 proto = dict(keys); proto["__proto__"] = {"polluted": 1}
 nested = {"inner": dict(keys), "list": [dict(keys), dict(keys)]}
-cases = [[shared, shared], {"x": shared, "y": shared}, cyclic, proto, nested]
+deep = dict(keys); deep["sub"] = {"up": [deep, deep], "n": 1}
+cases = [[shared, shared], {"x": shared, "y": shared}, cyclic, proto, nested, deep]
 rec = logging.makeLogRecord({"name": "t", "msg": "m"})
 frame = logging.handlers.SocketHandler("localhost", 0).makePickle(rec)
 print(json.dumps({"cases": [[pickle.dumps(c, p).hex() for p in range(6)] for c in cases],
@@ -149,11 +150,33 @@ print(json.dumps({"cases": [[pickle.dumps(c, p).hex() for p in range(6)] for c i
         inner: keys,
         list: [keys, keys],
       }, at);
+      // A cycle through two levels of MARKs below the dict.
+      const deep = loads(unhex(cases[5][p])) as Record<string, unknown>;
+      const up = (deep.sub as { up: unknown[] }).up;
+      ok(up[0] === deep && up[1] === deep, `deep cycle, ${at}`);
     }
     const record = loads(unhex(frame)) as Record<string, unknown>;
     equal(Object.getPrototypeOf(record), Object.prototype);
     equal(record.name, "t");
     equal(record.msg, "m");
     ok(Object.keys(record).length >= 20);
+  }
+});
+
+Deno.test("dict templates under a sender that varies its keys: every dict still reads right", () => {
+  // 2,000 key sets, each sent twice (the second sighting is when a
+  // template may be compiled), between dicts of one steady key set.
+  const steady = Object.fromEntries(
+    Array.from({ length: 12 }, (_, k) => [`key${k}`, k]),
+  );
+  const steadyBytes = dumps(steady);
+  for (let i = 0; i < 2_000; i++) {
+    const varied = Object.fromEntries(
+      Array.from({ length: 6 + (i % 20) }, (_, k) => [`k${i}_${k}`, k * i]),
+    );
+    const bytes = dumps(varied);
+    deepEqual(loads(bytes), varied);
+    deepEqual(loads(bytes), varied);
+    deepEqual(loads(steadyBytes), steady);
   }
 });
