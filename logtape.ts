@@ -190,8 +190,9 @@ function defaultFormatValue(value: unknown): string {
  *
  * @param record A LogTape record.
  * @param options How to render values and whether to find the caller.
- * @returns The Python record, with the properties as extra keys (one that
- *   has a standard key's name is kept under that name plus `_`).
+ * @returns The Python record, with the properties as extra keys (one named
+ *   like a standard key, `message` or `asctime` is kept under that name
+ *   plus `_`).
  */
 export function fromLogTapeRecord(
   record: LogTapeRecord,
