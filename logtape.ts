@@ -43,14 +43,13 @@
  * @module
  */
 
-import { findCaller } from "./caller.ts";
+import type { SocketHandler, SocketHandlerOptions } from "./handlers/socket.ts";
 import type {
   DatagramHandler,
   DatagramHandlerOptions,
-  SocketHandler,
-  SocketHandlerOptions,
-} from "./mod.ts";
+} from "./handlers/datagram.ts";
 import {
+  findCaller,
   type LogRecordDict,
   type LogRecordInit,
   makeLogRecord,

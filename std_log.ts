@@ -55,15 +55,16 @@ import {
   type LevelName,
   type StdLogRecord,
 } from "./deps.ts";
+import type { Handler as CoreHandler } from "./handlers/handler.ts";
+import type {
+  SocketHandler as CoreSocketHandler,
+  SocketHandlerOptions,
+} from "./handlers/socket.ts";
 import type {
   DatagramHandler as CoreDatagramHandler,
   DatagramHandlerOptions,
-  Handler as CoreHandler,
-  SocketHandler as CoreSocketHandler,
-  SocketHandlerOptions,
-} from "./mod.ts";
-import { findCaller } from "./caller.ts";
-import { type LogRecordDict, makeLogRecord } from "./record.ts";
+} from "./handlers/datagram.ts";
+import { findCaller, type LogRecordDict, makeLogRecord } from "./record.ts";
 import {
   type DatagramAddress,
   datagramHandlerAt,

@@ -4,7 +4,6 @@
 // framework's structured data becomes extra keys without replacing a
 // standard one.
 
-import { DEFAULT_TCP_LOGGING_PORT, DEFAULT_UDP_LOGGING_PORT } from "../mod.ts";
 import {
   SocketHandler,
   type SocketHandlerOptions,
@@ -13,7 +12,11 @@ import {
   DatagramHandler,
   type DatagramHandlerOptions,
 } from "../handlers/datagram.ts";
-import { RECORD_KEYS } from "../_record_keys.ts";
+import {
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
+  RECORD_KEYS,
+} from "../record.ts";
 
 /** Host the adapters send to when none is given. */
 export const DEFAULT_HOSTNAME = "localhost";
