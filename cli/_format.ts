@@ -6,7 +6,7 @@
 import { percentFormat } from "../_percent.ts";
 import { RECORD_KEYS } from "../_record_keys.ts";
 import { getLevelName } from "../record.ts";
-import { cutChars, headUnits, Renderer } from "./_render.ts";
+import { Renderer } from "./_render.ts";
 
 /** The human format when none is given; extras follow it as `key=value`. */
 export const DEFAULT_FORMAT =
@@ -16,6 +16,7 @@ export const DEFAULT_FORMAT =
 const STANDARD_KEYS = new Set<string>([...RECORD_KEYS, "message", "asctime"]);
 
 /** An extra's text is written without quotes when it matches this. */
+// deno-lint-ignore no-control-regex
 const BARE_VALUE = /^[^\s"'=\\\x00-\x1f\x7f]+$/;
 
 /** One conversion of a %-format: its key and its spec without the key. */
@@ -55,7 +56,7 @@ export function compileFormat(format: string, maxChars: number): LineFormat {
     text += format.slice(last, i);
     CONVERSION.lastIndex = i;
     const m = CONVERSION.exec(format)!;
-    const [whole, key, flags, width, prec, conv] = m;
+    const [whole, key, , width, prec, conv] = m;
     last = i + whole.length;
     if (conv === undefined) {
       const bad = format.slice(i, last + 1);
@@ -190,6 +191,7 @@ export function textLine(
   options: TextLineOptions,
 ): string {
   const r = new Renderer("text", options.maxChars);
+  r.enclose(record);
   if (options.format !== undefined) {
     formatted(r, record, options.format);
   } else {
@@ -329,11 +331,4 @@ export function nameMatches(
     ) return true;
   }
   return false;
-}
-
-/** Cuts text to `maxChars`, marking what was cut. */
-export function cutText(s: string, maxChars: number): string {
-  if (s.length <= maxChars) return s;
-  const head = headUnits(s, maxChars);
-  return head + cutChars(s.length - head.length);
 }

@@ -92,6 +92,14 @@ export class Renderer {
     this.#value(v, false);
   }
 
+  /**
+   * Marks `o` as enclosing what is written next (a record whose extras
+   * are being written), so that a reference to it is a cycle.
+   */
+  enclose(o: object): void {
+    this.#ancestors.add(o);
+  }
+
   /** Writes a value as Python's `repr()` would (a string quoted). */
   repr(v: unknown): void {
     this.#value(v, false);
