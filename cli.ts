@@ -33,13 +33,11 @@
  * @module
  */
 
+import { DatagramHandler, type Handler, SocketHandler } from "./mod.ts";
 import {
-  DatagramHandler,
   DEFAULT_TCP_LOGGING_PORT,
   DEFAULT_UDP_LOGGING_PORT,
-  type Handler,
-  SocketHandler,
-} from "./mod.ts";
+} from "./record.ts";
 import {
   formatAddr,
   listen,

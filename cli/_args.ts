@@ -2,7 +2,7 @@
 // The command line of `listen` and `send`, checked up front: every problem
 // is one UsageError with a one-line message.
 
-import { getLevelNo } from "../record.ts";
+import { getLevelNo } from "../record/levels.ts";
 import {
   DEFAULT_MAX_RECORD_CHARS,
   MAX_MAX_RECORD_CHARS,

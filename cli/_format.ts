@@ -3,9 +3,9 @@
 // logging.Formatter %-style format, through the project's %-formatter),
 // within the per-record budget of _render.ts.
 
-import { percentFormat } from "../_percent.ts";
-import { RECORD_KEYS } from "../_record_keys.ts";
-import { getLevelName } from "../record.ts";
+import { percentFormat } from "../record/percent.ts";
+import { RECORD_KEYS } from "../record/_keys.ts";
+import { getLevelName } from "../record/levels.ts";
 import { Renderer } from "./_render.ts";
 
 /** The human format when none is given; extras follow it as `key=value`. */
