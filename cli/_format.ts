@@ -291,6 +291,33 @@ function formatted(
   }
 }
 
+/** Most keys of a record JSON.stringify may write whole. */
+const MAX_FLAT_KEYS = 256;
+
+/**
+ * Whether JSON.stringify writes the record as the walker would, within
+ * `maxChars`: every value a string, finite number, boolean or null (the
+ * usual record). On such records it takes about half the walker's time.
+ */
+function isFlat(record: object, maxChars: number): boolean {
+  if (Object.getPrototypeOf(record) !== Object.prototype) return false;
+  let chars = 0;
+  let n = 0;
+  for (const key in record) {
+    if (++n > MAX_FLAT_KEYS) return false;
+    const v = (record as Record<string, unknown>)[key];
+    if (typeof v === "string") chars += v.length * 6 + 2; // \u00XX each at worst
+    else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return false;
+      chars += 24;
+    } else if (v === null || typeof v === "boolean") chars += 5;
+    else return false;
+    chars += key.length * 6 + 4;
+    if (chars > maxChars) return false;
+  }
+  return true;
+}
+
 /**
  * One record as a line of JSON, cut to `maxChars` characters (plus the
  * closing brackets and markers). A record that was cut ends with
@@ -306,6 +333,7 @@ export function jsonLine(record: object, maxChars: number): string {
     r.value(record);
     return r.take();
   }
+  if (isFlat(record, maxChars)) return JSON.stringify(record);
   r.raw("{");
   const wrote = r.members(record, true);
   if (r.cut) r.raw(`${wrote ? "," : ""}"$truncated":true`);
