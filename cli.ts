@@ -33,6 +33,7 @@
  * @module
  */
 
+import dns from "node:dns";
 import { DatagramHandler, type Handler, SocketHandler } from "./mod.ts";
 import {
   DEFAULT_TCP_LOGGING_PORT,
@@ -425,6 +426,15 @@ async function runSend(p: CommandArgs): Promise<number> {
       ? [{ name: "read", path: p.unix }, { name: "write", path: p.unix }]
       : [{ name: "net", host: `${p.host}:${port}` }],
   );
+  if (p.udp) {
+    // DatagramHandler retries a failed lookup without pause, holding the
+    // event loop (its close() never returns): find out first.
+    try {
+      await dns.promises.lookup(p.host);
+    } catch (error) {
+      throw new CliError(`cannot send to ${where}: ${reason(error)}`);
+    }
+  }
   let lastError: unknown;
   const options = {
     closeTimeout: SEND_CLOSE_TIMEOUT_MS,
@@ -553,15 +563,19 @@ if (import.meta.main) {
     event.preventDefault();
     exit(report(event.error));
   });
-  const stop = () => {
-    if (controller.signal.aborted) exit(0); // a second signal: now
+  // listen stops on a signal as its normal end (exit 0); anything else was
+  // interrupted (128 + the signal's number, as a shell reports it).
+  const stopped = (sig: Deno.Signal) =>
+    Deno.args[0] === "listen" ? 0 : 128 + (sig === "SIGINT" ? 2 : 15);
+  const stop = (sig: Deno.Signal) => {
+    if (controller.signal.aborted) exit(stopped(sig)); // a second signal: now
     controller.abort();
     // A write stuck on a stalled reader must not keep us alive.
-    setTimeout(() => exit(0), STOP_GRACE_MS);
+    setTimeout(() => exit(stopped(sig)), STOP_GRACE_MS);
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     try {
-      Deno.addSignalListener(sig, stop);
+      Deno.addSignalListener(sig, () => stop(sig));
     } catch {
       // not available on this platform (SIGTERM on Windows)
     }

@@ -116,9 +116,10 @@ Deno.test("cli: send speaks CPython's wire format; exits 1 with the port and the
     await py.stop();
   }
   const port = freePort();
-  const [down, lookup] = await Promise.all([
+  const [down, lookup, udpLookup] = await Promise.all([
     send(["--port", String(port), "lost"]),
     send(["--host", "no-such-host.invalid", "lost"]),
+    send(["--udp", "--host", "no-such-host.invalid", "lost"]),
   ]);
   oneLineError(
     down,
@@ -131,6 +132,11 @@ Deno.test("cli: send speaks CPython's wire format; exits 1 with the port and the
     lookup,
     1,
     /not delivered to no-such-host\.invalid:9020: host name lookup failed/,
+  );
+  oneLineError(
+    udpLookup,
+    1,
+    /cannot send to no-such-host\.invalid:9021: host name lookup failed/,
   );
 });
 
