@@ -196,7 +196,8 @@ export class Renderer {
       const it = o.entries();
       this.#entries(o.size, () => {
         const [k, v] = it.next().value as [unknown, unknown];
-        return [typeof k === "string" ? k : this.#keyText(k), v];
+        // JSON keys are text; Python's repr shows the key itself.
+        return [typeof k === "string" || !json ? k : this.#keyText(k), v];
       }, true);
       return this.raw("}");
     }
@@ -245,7 +246,7 @@ export class Renderer {
   /** Writes `n` dict entries; returns whether any was written. */
   #entries(
     n: number,
-    entry: (i: number) => [string, unknown],
+    entry: (i: number) => [unknown, unknown],
     first: boolean,
   ): boolean {
     const json = this.#mode === "json";
@@ -266,7 +267,8 @@ export class Renderer {
         return true;
       }
       wrote = true;
-      this.#string(k);
+      if (typeof k === "string") this.#string(k);
+      else this.#value(k, false);
       this.raw(json ? ":" : ": ");
       this.#value(v, false);
     }

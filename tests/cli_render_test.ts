@@ -1,0 +1,87 @@
+// The CLI's record rendering in-process: what a value becomes in JSON and
+// text, and that shared, cyclic, deep, huge and hostile values stay bounded.
+import { equal, match, ok } from "node:assert/strict";
+import { formatRecord, toJSONLine } from "../cli.ts";
+import { tuple } from "../pickle/_types.ts";
+
+Deno.test("render: a shared object's toJSON and keys are taken once per record, and a throwing toJSON is marked", () => {
+  let calls = 0;
+  const stamp = {
+    toJSON() {
+      calls++;
+      return "2024-01-02T03:04:05";
+    },
+  };
+  const boom = {
+    toJSON() {
+      throw new Error("boom\nsecond line");
+    },
+  };
+  const line = toJSONLine({ when: Array(1000).fill(stamp), bad: boom });
+  equal(calls, 1);
+  ok(line.includes('"when":["2024-01-02T03:04:05","2024-01-02T03:04:05",'));
+  ok(line.endsWith(',"bad":{"$error":"toJSON failed: boom"}}'), line);
+  match(
+    formatRecord({ msg: "m", bad: boom }),
+    /bad=\{'\$error': 'toJSON failed: boom'\}$/,
+  );
+  equal(
+    toJSONLine({ at: new Date(Date.UTC(2024, 0, 2)) }),
+    '{"at":"2024-01-02T00:00:00.000Z"}',
+  );
+});
+
+Deno.test("render: Python's values in text as repr shows them, and in JSON", () => {
+  const record = {
+    name: "app",
+    msg: "m",
+    t: tuple(1, "a"),
+    one: tuple(2),
+    s: new Set([1]),
+    empty: new Set(),
+    m: new Map<unknown, unknown>([[tuple(1, 2), "pair"], [3, null]]),
+    f: 1.5,
+    nan: NaN,
+    inf: -Infinity,
+    big: 2n ** 70n,
+    b: true,
+    raw: new Uint8Array([0, 0x27, 0x41, 0xff]),
+    quote: "it's",
+  };
+  match(
+    formatRecord(record),
+    / app: m t=\(1, 'a'\) one=\(2,\) s=\{1\} empty=set\(\) m=\{\(1, 2\): 'pair', 3: None\} f=1\.5 nan=nan inf=-inf big=1180591620717411303424 b=True raw=b'\\x00\\'A\\xff' quote="it's"$/,
+  );
+  equal(
+    toJSONLine(record),
+    '{"name":"app","msg":"m","t":[1,"a"],"one":[2],"s":[1],"empty":[],"m":{"(1, 2)":"pair","3":null},"f":1.5,"nan":"NaN","inf":"-Infinity","big":"1180591620717411303424","b":true,"raw":{"$bytes":"ACdB/w=="},"quote":"it\'s"}',
+  );
+});
+
+Deno.test("render: nesting past 1,000 levels is cut, without overflowing the stack", () => {
+  let deep: unknown = "bottom";
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const json = toJSONLine({ deep });
+  ok(json.includes('"…(too deep)"'));
+  ok(json.endsWith(',"$truncated":true}'));
+  ok(formatRecord({ msg: "m", deep }).includes("…(too deep)"));
+});
+
+Deno.test("render: big sets, maps, bytes and keys are cut to the limit and marked", () => {
+  const maxChars = 1_000;
+  const record = {
+    msg: "m",
+    set: new Set(Array.from({ length: 100_000 }, (_, i) => i)),
+  };
+  const json = toJSONLine(record, { maxChars });
+  ok(json.length < maxChars + 50, `${json.length}`);
+  match(json, /,"…\(\+\d+ items\)"\],"\$truncated":true\}$/);
+  const text = formatRecord(record, { maxChars });
+  ok(text.length < maxChars + 50, `${text.length}`);
+  match(text, /, …\(\+\d+ items\)\}$/);
+  const bytes = toJSONLine({ raw: new Uint8Array(100_000) }, { maxChars });
+  match(bytes, /^\{"raw":\{"\$bytes":"A+","\$cut":\d+\},"\$truncated":true\}$/);
+  const key = toJSONLine({ ["k".repeat(100_000)]: 1 }, { maxChars });
+  ok(key.length < maxChars + 50, `${key.length}`);
+  JSON.parse(key);
+});
