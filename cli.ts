@@ -39,12 +39,7 @@ import {
   DEFAULT_TCP_LOGGING_PORT,
   DEFAULT_UDP_LOGGING_PORT,
 } from "./record.ts";
-import {
-  formatAddr,
-  listen,
-  type ReceivedRecord,
-  type Receiver,
-} from "./receiver.ts";
+import { formatAddr, listen, type Receiver } from "./receiver.ts";
 import { type CommandArgs, parseCommand, UsageError } from "./cli/_args.ts";
 import {
   compileFormat,
@@ -144,7 +139,7 @@ let lastFormat: LineFormat | undefined;
  * @throws {RangeError} When `format` is not a valid %-style format.
  */
 export function formatRecord(
-  record: ReceivedRecord,
+  record: Readonly<Record<string, unknown>>,
   options: FormatOptions = {},
 ): string {
   const maxChars = options.maxChars ?? DEFAULT_MAX_RECORD_CHARS;
@@ -186,7 +181,7 @@ export function formatRecord(
  * @returns The JSON text, without a newline.
  */
 export function toJSONLine(
-  record: ReceivedRecord,
+  record: Readonly<Record<string, unknown>>,
   options: { maxChars?: number } = {},
 ): string {
   return jsonLine(record, options.maxChars ?? DEFAULT_MAX_RECORD_CHARS);
