@@ -266,7 +266,7 @@ function formatted(
 ): void {
   for (const part of format.parts) {
     if (typeof part === "string") {
-      r.plain(part);
+      r.raw(part); // the user's own text (colour escapes included)
       continue;
     }
     let v = fieldValue(record, part.key);

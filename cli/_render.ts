@@ -77,9 +77,15 @@ export class Renderer {
 
   /** Writes a string without quotes, cut to the budget. */
   plain(s: string): void {
-    if (s.length <= this.left) return this.raw(s);
-    const head = headUnits(s, Math.max(0, this.left));
-    this.raw(head + cutChars(s.length - head.length));
+    const limit = Math.max(0, this.left);
+    const head = s.length <= limit ? s : headUnits(s, limit);
+    let shown = head;
+    let used = head.length;
+    if (this.#mode === "text" && CONTROL.test(head)) {
+      [shown, used] = escapeControls(s, limit);
+    }
+    if (used === s.length) return this.raw(shown);
+    this.raw(shown + cutChars(s.length - used));
     this.cut = true;
   }
 
@@ -334,6 +340,38 @@ export class Renderer {
   }
 }
 
+/**
+ * Control characters a terminal would act on (escape sequences, carriage
+ * return, backspace): text mode shows them as `\xNN`, so a record cannot
+ * clear the screen or rewrite the line. Newline and tab stay.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+
+/**
+ * `s` with its control characters escaped, up to `limit` characters of
+ * output; returns the text and how many characters of `s` it shows.
+ */
+function escapeControls(s: string, limit: number): [string, number] {
+  let out = "";
+  let last = 0;
+  let length = 0;
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const control = (c < 0x20 && c !== 10 && c !== 9) ||
+      (c >= 0x7f && c <= 0x9f);
+    const width = control ? 4 : 1;
+    if (length + width > limit) break;
+    length += width;
+    if (control) {
+      out += s.slice(last, i) + "\\x" + c.toString(16).padStart(2, "0");
+      last = i + 1;
+    }
+  }
+  return [out + s.slice(last, i), i];
+}
+
 /** The first `n` UTF-16 units of `s`, not splitting a surrogate pair. */
 export function headUnits(s: string, n: number): string {
   if (n >= s.length) return s;
@@ -354,7 +392,7 @@ function pyQuote(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     let esc: string | undefined;
-    if (c < 0x20 || c === 0x7f) {
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
       esc = c === 10
         ? "\\n"
         : c === 13

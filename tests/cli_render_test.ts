@@ -85,3 +85,26 @@ Deno.test("render: big sets, maps, bytes and keys are cut to the limit and marke
   ok(key.length < maxChars + 50, `${key.length}`);
   JSON.parse(key);
 });
+
+Deno.test("render: text mode shows terminal control characters as \\xNN; newlines and tabs stay", () => {
+  const record = {
+    name: "app\x1b]0;owned\x07",
+    msg: "clear\x1b[2J\rover\ttab\nnext \x9b",
+    created: 0,
+    levelname: "INFO",
+  };
+  const text = formatRecord(record);
+  // deno-lint-ignore no-control-regex
+  ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(text), JSON.stringify(text));
+  ok(
+    text.endsWith(
+      " app\\x1b]0;owned\\x07: clear\\x1b[2J\\x0dover\ttab\nnext \\x9b",
+    ),
+    JSON.stringify(text),
+  );
+  ok(
+    formatRecord(record, { format: "\x1b[1m%(levelname)s\x1b[0m %(message)s" })
+      .startsWith("\x1b[1mINFO\x1b[0m clear\\x1b[2J"),
+  );
+  match(formatRecord({ msg: "m", e: "\x1b" }), / e='\\x1b'$/);
+});
