@@ -15,10 +15,6 @@ export const DEFAULT_FORMAT =
 /** Keys that are not extras: CPython's LogRecord, and what Formatter adds. */
 const STANDARD_KEYS = new Set<string>([...RECORD_KEYS, "message", "asctime"]);
 
-/** An extra's text is written without quotes when it matches this. */
-// deno-lint-ignore no-control-regex
-const BARE_VALUE = /^[^\s"'=\\\x00-\x1f\x7f]+$/;
-
 /** One conversion of a %-format: its key and its spec without the key. */
 interface Field {
   key: string;
@@ -241,9 +237,7 @@ function defaultLine(
     r.raw(" ");
     r.plain(key);
     r.raw("=");
-    const v = record[key];
-    if (typeof v === "string" && BARE_VALUE.test(v)) r.plain(v);
-    else r.repr(v);
+    r.extra(record[key]);
   }
 }
 

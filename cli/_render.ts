@@ -94,8 +94,46 @@ export class Renderer {
    * the top (a string as itself) and `repr()` inside containers.
    */
   value(v: unknown): void {
-    if (this.#mode === "text" && typeof v === "string") return this.plain(v);
+    if (this.#mode === "text") {
+      const text = typeof v === "string" ? v : this.#jsonText(v);
+      if (text !== undefined) return this.plain(text);
+    }
     this.#value(v, false);
+  }
+
+  /**
+   * Writes an extra's value after `key=`: text (a str, or what `toJSON`
+   * gives for a datetime, Decimal, UUID or path) bare when it has no
+   * space, quote, `=` or control character, else quoted; others as repr.
+   */
+  extra(v: unknown): void {
+    const text = typeof v === "string" ? v : this.#jsonText(v);
+    if (text === undefined) return this.#value(v, false);
+    if (BARE_VALUE.test(text)) return this.plain(text);
+    this.#string(text);
+  }
+
+  /** What `toJSON` gives for `v` when that is a string (once per object). */
+  #jsonText(v: unknown): string | undefined {
+    if (
+      v === null || typeof v !== "object" ||
+      typeof (v as { toJSON?: unknown }).toJSON !== "function"
+    ) return undefined;
+    const r = this.#toJSON(v);
+    return typeof r === "string" ? r : undefined;
+  }
+
+  /** `o.toJSON("")`, taken once per rendering; a throw becomes a marker. */
+  #toJSON(o: object): unknown {
+    if (this.#json.has(o)) return this.#json.get(o);
+    let r: unknown;
+    try {
+      r = (o as { toJSON(key: string): unknown }).toJSON("");
+    } catch (error) {
+      r = { $error: `toJSON failed: ${errorText(error)}` };
+    }
+    this.#json.set(o, r);
+    return r;
   }
 
   /**
@@ -104,11 +142,6 @@ export class Renderer {
    */
   enclose(o: object): void {
     this.#ancestors.add(o);
-  }
-
-  /** Writes a value as Python's `repr()` would (a string quoted). */
-  repr(v: unknown): void {
-    this.#value(v, false);
   }
 
   /**
@@ -207,25 +240,21 @@ export class Renderer {
       }, true);
       return this.raw("}");
     }
+    const hasToJSON = !skipToJSON &&
+      typeof (o as { toJSON?: unknown }).toJSON === "function";
     if (!json && o instanceof PickleObject) {
-      // decimal.Decimal('1.5'), as Python's repr would show the call.
+      // A typed form's text (a UUID's, say) when it has one; else the call,
+      // as Python's repr would show it: decimal.Decimal('1.5').
+      const r = hasToJSON ? this.#toJSON(o) : undefined;
+      if (r !== null && typeof r !== "object" && r !== undefined) {
+        return this.#value(r, true);
+      }
       this.raw(`${o.global.module}.${o.global.name}(`);
       this.#items(o.args.length, (i) => o.args[i]);
       return this.raw(")");
     }
-    if (
-      !skipToJSON && typeof (o as { toJSON?: unknown }).toJSON === "function"
-    ) {
-      let r: unknown;
-      if (this.#json.has(o)) r = this.#json.get(o);
-      else {
-        try {
-          r = (o as { toJSON(key: string): unknown }).toJSON("");
-        } catch (error) {
-          r = { $error: `toJSON failed: ${errorText(error)}` };
-        }
-        this.#json.set(o, r);
-      }
+    if (hasToJSON) {
+      const r = this.#toJSON(o);
       if (r !== o) return this.#value(r, true);
     }
     this.raw("{");
@@ -371,6 +400,10 @@ function escapeControls(s: string, limit: number): [string, number] {
   }
   return [out + s.slice(last, i), i];
 }
+
+/** Text shown without quotes after `key=`. */
+// deno-lint-ignore no-control-regex
+const BARE_VALUE = /^[^\s"'=\\\x00-\x1f\x7f-\x9f]+$/;
 
 /** The first `n` UTF-16 units of `s`, not splitting a surrogate pair. */
 export function headUnits(s: string, n: number): string {

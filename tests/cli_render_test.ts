@@ -3,6 +3,7 @@
 import { equal, match, ok } from "node:assert/strict";
 import { formatRecord, toJSONLine } from "../cli.ts";
 import { tuple } from "../pickle/_types.ts";
+import { PickleGlobal, PickleObject } from "../pickle/decode.ts";
 
 Deno.test("render: a shared object's toJSON and keys are taken once per record, and a throwing toJSON is marked", () => {
   let calls = 0;
@@ -107,4 +108,47 @@ Deno.test("render: text mode shows terminal control characters as \\xNN; newline
       .startsWith("\x1b[1mINFO\x1b[0m clear\\x1b[2J"),
   );
   match(formatRecord({ msg: "m", e: "\x1b" }), / e='\\x1b'$/);
+});
+
+Deno.test("render: values whose toJSON gives text (datetime, Decimal, UUID, path forms) show that text", () => {
+  class Stamp {
+    constructor(readonly text: string) {}
+    toJSON() {
+      return this.text;
+    }
+  }
+  const when = new Stamp("2024-01-02T03:04:05+00:00");
+  const spaced = new Stamp("a b");
+  const record = {
+    created: 0,
+    name: "app",
+    msg: "m",
+    when,
+    spaced,
+    list: [when],
+  };
+  match(
+    formatRecord(record),
+    / app: m when=2024-01-02T03:04:05\+00:00 spaced='a b' list=\['2024-01-02T03:04:05\+00:00'\]$/,
+  );
+  equal(
+    formatRecord(record, { format: "%(when)s|%(spaced)s" }),
+    "2024-01-02T03:04:05+00:00|a b",
+  );
+  equal(
+    toJSONLine({ when, list: [when] }),
+    '{"when":"2024-01-02T03:04:05+00:00","list":["2024-01-02T03:04:05+00:00"]}',
+  );
+});
+
+Deno.test("render: an inert Python call shows as the call in text and by its toJSON in JSON", () => {
+  const dec = new PickleObject(new PickleGlobal("decimal", "Decimal"), ["1.5"]);
+  match(
+    formatRecord({ msg: "m", amount: dec }),
+    / amount=decimal\.Decimal\('1\.5'\)$/,
+  );
+  equal(
+    toJSONLine({ amount: dec }),
+    '{"amount":{"__global__":"decimal.Decimal","args":["1.5"]}}',
+  );
 });
