@@ -49,7 +49,12 @@ import {
   nameMatches,
   textLine,
 } from "./cli/_format.ts";
-import { DEFAULT_MAX_RECORD_CHARS, errorText } from "./cli/_render.ts";
+import {
+  DEFAULT_MAX_RECORD_CHARS,
+  errorText,
+  MAX_MAX_RECORD_CHARS,
+  MIN_MAX_RECORD_CHARS,
+} from "./cli/_render.ts";
 import { VERSION } from "./cli/_version.ts";
 
 export { DEFAULT_FORMAT, DEFAULT_MAX_RECORD_CHARS };
@@ -114,6 +119,21 @@ export interface FormatOptions {
 }
 
 let lastFormat: LineFormat | undefined;
+let lastFormatLimit = 0;
+
+/** The limit given, checked: a whole number of characters in range. */
+function checkMaxChars(maxChars: number | undefined): number {
+  if (maxChars === undefined) return DEFAULT_MAX_RECORD_CHARS;
+  if (
+    !Number.isInteger(maxChars) || maxChars < MIN_MAX_RECORD_CHARS ||
+    maxChars > MAX_MAX_RECORD_CHARS
+  ) {
+    throw new RangeError(
+      `maxChars must be an integer from ${MIN_MAX_RECORD_CHARS} to ${MAX_MAX_RECORD_CHARS}, not ${maxChars}`,
+    );
+  }
+  return maxChars;
+}
 
 /**
  * One record as human text: Python's
@@ -136,17 +156,21 @@ let lastFormat: LineFormat | undefined;
  * @param record A received record.
  * @param options Colour, format and limit.
  * @returns The text, without a final newline.
- * @throws {RangeError} When `format` is not a valid %-style format.
+ * @throws {RangeError} When `format` is not a valid %-style format, or
+ *   `maxChars` is not an integer from 80 to 2^28.
  */
 export function formatRecord(
   record: Readonly<Record<string, unknown>>,
   options: FormatOptions = {},
 ): string {
-  const maxChars = options.maxChars ?? DEFAULT_MAX_RECORD_CHARS;
+  const maxChars = checkMaxChars(options.maxChars);
   let format: LineFormat | undefined;
   if (options.format !== undefined) {
-    if (lastFormat?.source !== options.format) {
+    if (
+      lastFormat?.source !== options.format || lastFormatLimit !== maxChars
+    ) {
       lastFormat = compileFormat(options.format, maxChars);
+      lastFormatLimit = maxChars;
     }
     format = lastFormat;
   }
@@ -179,12 +203,13 @@ export function formatRecord(
  * @param record A received record.
  * @param options The limit.
  * @returns The JSON text, without a newline.
+ * @throws {RangeError} When `maxChars` is not an integer from 80 to 2^28.
  */
 export function toJSONLine(
   record: Readonly<Record<string, unknown>>,
   options: { maxChars?: number } = {},
 ): string {
-  return jsonLine(record, options.maxChars ?? DEFAULT_MAX_RECORD_CHARS);
+  return jsonLine(record, checkMaxChars(options.maxChars));
 }
 
 /** A failure to report in one line, exit code 1. */

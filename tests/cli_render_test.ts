@@ -1,6 +1,6 @@
 // The CLI's record rendering in-process: what a value becomes in JSON and
 // text, and that shared, cyclic, deep, huge and hostile values stay bounded.
-import { equal, match, ok } from "node:assert/strict";
+import { equal, match, ok, throws } from "node:assert/strict";
 import { formatRecord, toJSONLine } from "../cli.ts";
 import { tuple } from "../pickle/_types.ts";
 import { PickleGlobal, PickleObject } from "../pickle/decode.ts";
@@ -150,5 +150,16 @@ Deno.test("render: an inert Python call shows as the call in text and by its toJ
   equal(
     toJSONLine({ amount: dec }),
     '{"amount":{"__global__":"decimal.Decimal","args":["1.5"]}}',
+  );
+});
+
+Deno.test("render: maxChars and format are checked up front", () => {
+  throws(() => toJSONLine({}, { maxChars: 10 }), RangeError);
+  throws(() => formatRecord({}, { maxChars: 1.5 }), RangeError);
+  throws(() => formatRecord({}, { format: "%(name)q" }), RangeError);
+  formatRecord({}, { format: "%(msg)200s" });
+  throws(
+    () => formatRecord({}, { format: "%(msg)200s", maxChars: 100 }),
+    RangeError,
   );
 });
