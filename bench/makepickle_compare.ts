@@ -5,8 +5,9 @@
 // records: 50 loggers, 400 call sites, 12 message shapes, 0-6 extras of
 // every kind, ~5% CJK, ~2% exceptions), then one row per category (cache
 // miss, no extras, 20 extras, 10 KB CJK message, exceptions), then, as a
-// second row only, one record encoded again and again (the best case: the
-// encoder's caches always hit). For each:
+// second rows only, one record encoded again and again (the best case: the
+// encoder's caches always hit), as a partial record and as a complete one
+// made once by makeLogRecord (the old one-record figure). For each:
 //   - ours: makePickle(record) from the partial record, as handlers get it
 //     (filling the standard keys, formatting the message, framing);
 //   - CPython 3 C pickler: pickle.dumps(d, 2) of the dict ours pickles;
@@ -14,14 +15,15 @@
 //     pickle.dumps(d, 1), length prefix) on a LogRecord of the same record.
 // CPython also checks that pickle.loads of each of our frames equals its
 // dict, types included ("same records" column).
-// Median ns per record of ROUNDS rounds; ours is timed before and after
-// CPython (both sets count), CPython in its own process in between.
+// Median ns per record of ROUNDS rounds; CPython runs in its own process,
+// and the rounds alternate (ours, CPython's, row by row), so that both see
+// the same load on a shared machine.
 //
-// Options: --rounds R (default 7), --size N (varied corpus records, default
+// Options: --rounds R (default 9), --size N (varied corpus records, default
 // 10000; categories get N/5), --min M (records per round, default 20000),
 // --seed S (default 1). Writes bench/results/makepickle.md.
 
-import { makePickle } from "../mod.ts";
+import { makeLogRecord, makePickle } from "../mod.ts";
 import {
   CORPUS_CATEGORIES,
   type CorpusCategory,
@@ -39,7 +41,7 @@ function option(name: string, def: number): number {
   return v;
 }
 
-const ROUNDS = option("rounds", 7);
+const ROUNDS = option("rounds", 9);
 const SIZE = option("size", 10_000);
 const MIN_RECORDS = option("min", 20_000);
 const SEED = option("seed", 1);
@@ -85,9 +87,14 @@ const rows: Row[] = CORPUS_CATEGORIES.map((c) => ({
   min: MIN_RECORDS,
 }));
 rows.push({
-  id: "one-record",
-  label: "best case: one record again and again",
+  id: "one-partial",
+  label: "best case: one partial record again and again",
   records: [ONE_RECORD],
+  min: BEST_CASE_RECORDS,
+}, {
+  id: "one-complete",
+  label: "best case: one makeLogRecord() record again and again (old figure)",
+  records: [makeLogRecord(ONE_RECORD)],
   min: BEST_CASE_RECORDS,
 });
 
@@ -112,13 +119,16 @@ function timeOurs(row: Row, rounds: number): number[] {
   return times;
 }
 
-interface PyResult {
+interface PyInfo {
   records: number;
-  dumps2: number;
-  makePickle: number;
   bytes: number;
   bytesMakePickle: number;
   equal?: number;
+}
+
+interface PyRound {
+  dumps2: number;
+  makePickle: number;
 }
 
 const dir = await Deno.makeTempDir({ prefix: "pysocklog_bench_" });
@@ -143,29 +153,40 @@ for (const row of rows) {
 console.log(
   `bench:makepickle: ${ROUNDS} rounds of >= ${MIN_RECORDS} records per row, seed ${SEED}`,
 );
-const ours = new Map<string, number[]>();
-for (const row of rows) timeOurs(row, 2); // warm-up: JIT, caches
-for (const row of rows) ours.set(row.id, timeOurs(row, ROUNDS));
 const child = new Deno.Command("python3", {
-  args: [
-    here("./_py/makepickle_cpython.py"),
-    String(ROUNDS),
-    String(MIN_RECORDS),
-    ...pyArgs,
-  ],
+  args: [here("./_py/makepickle_cpython.py"), String(MIN_RECORDS), ...pyArgs],
+  stdin: "piped",
   stdout: "piped",
-  stderr: "piped",
-});
-const out = await child.output();
-if (!out.success) {
-  throw new Error(
-    `python3 failed: ${new TextDecoder().decode(out.stderr).slice(-500)}`,
-  );
+}).spawn();
+const toPy = child.stdin.getWriter();
+const fromPy = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let pending = "";
+/** The next JSON line CPython prints. */
+async function readPy<T>(): Promise<T> {
+  while (!pending.includes("\n")) {
+    const { value, done } = await fromPy.read();
+    if (done) throw new Error("python3 ended early (see its stderr above)");
+    pending += value;
+  }
+  const nl = pending.indexOf("\n");
+  const line = pending.slice(0, nl);
+  pending = pending.slice(nl + 1);
+  return JSON.parse(line);
 }
-const py: Record<string, PyResult> = JSON.parse(
-  new TextDecoder().decode(out.stdout),
-);
-for (const row of rows) ours.get(row.id)!.push(...timeOurs(row, ROUNDS));
+const pyInfo: Record<string, PyInfo> = await readPy();
+for (const row of rows) timeOurs(row, 2); // warm-up: JIT, caches
+const ours = new Map<string, number[]>(rows.map((r) => [r.id, []]));
+const py = new Map<string, PyRound[]>(rows.map((r) => [r.id, []]));
+// Rounds interleaved row by row: ours, CPython, ours, ...
+for (let r = 0; r < ROUNDS; r++) {
+  for (const row of rows) {
+    ours.get(row.id)!.push(...timeOurs(row, 1));
+    await toPy.write(new TextEncoder().encode(`ROUND ${row.id}\n`));
+    py.get(row.id)!.push(await readPy<PyRound>());
+  }
+}
+await toPy.close();
+await child.status;
 await Deno.remove(dir, { recursive: true });
 if (sink === 0) throw new Error("unreachable");
 
@@ -175,11 +196,14 @@ const fmt = (x: number, digits = 0) =>
     maximumFractionDigits: digits,
   });
 const us = (ns: number) => fmt(ns / 1000, 2);
-/** "2.1× faster" or "1.7× slower": CPython's time over ours. */
-const ratio = (theirs: number, mine: number) =>
-  theirs >= mine
-    ? `${fmt(theirs / mine, 2)}× faster`
-    : `${fmt(mine / theirs, 2)}× slower`;
+/**
+ * "2.10× faster" or "1.70× slower": the median over rounds of CPython's time
+ * over ours in the same round (paired, so that load shared by both cancels).
+ */
+function ratio(theirs: number[], mine: number[]): string {
+  const r = median(theirs.map((t, i) => t / mine[i]));
+  return r >= 1 ? `${fmt(r, 2)}× faster` : `${fmt(1 / r, 2)}× slower`;
+}
 
 const cpuModel = (() => {
   try {
@@ -212,7 +236,8 @@ lines.push(
     `at least ${
       fmt(MIN_RECORDS)
     } records; corpus seed ${SEED}. "same records": how many of our ` +
-    `frames CPython's pickle.loads turns into exactly the dict it pickled itself.`,
+    `frames CPython's pickle.loads turns into exactly the dict it pickled itself. ` +
+    `"ours vs it": the median of the per-round ratios (each round's CPython time over ours).`,
 );
 lines.push("");
 lines.push(
@@ -221,12 +246,20 @@ lines.push(
 lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) {
   const o = median(ours.get(row.id)!);
-  const p = py[row.id];
+  const rounds = py.get(row.id)!;
+  const mine = ours.get(row.id)!;
+  const dumps2 = rounds.map((x) => x.dumps2);
+  const pyMake = rounds.map((x) => x.makePickle);
+  const p = {
+    ...pyInfo[row.id],
+    dumps2: median(dumps2),
+    makePickle: median(pyMake),
+  };
   lines.push(
     `| ${row.label} | ${fmt(row.records.length)} | ${us(o)} | ${
       us(p.dumps2)
-    } | ${ratio(p.dumps2, o)} | ${us(p.makePickle)} | ${
-      ratio(p.makePickle, o)
+    } | ${ratio(dumps2, mine)} | ${us(p.makePickle)} | ${
+      ratio(pyMake, mine)
     } | ${fmt(oursBytes.get(row.id)!)} / ${fmt(p.bytes)} | ${
       fmt(p.equal ?? 0)
     }/${fmt(row.records.length)} |`,

@@ -27,8 +27,8 @@
 // --big N (records of the long burst at E = 500, default 1000000; 0 skips),
 // --rounds R (default 3; systems interleaved; the median run is reported),
 // --memory (also: our sender's peak RSS at 1M against 10M records, E = 500;
-// --memory-n 1000000,10000000 to change). Writes
-// bench/results/socket_compare.md.
+// --memory-n 1000000,10000000 to change; with --rounds 0, only that, to
+// bench/results/socket_memory.md). Writes bench/results/socket_compare.md.
 
 import { runJsonProcess } from "./_compare/_sender.ts";
 import { makeCorpus, toPythonJson } from "./_corpus.ts";
@@ -377,7 +377,9 @@ console.log(
   }; ${ROUNDS} rounds, systems interleaved; receiver on port ${sink.port}`,
 );
 // Warm-up: file caches, Python's bytecode, Deno's module cache.
-await run({ ...cases[0], cmd: cpython("record", 20_000), n: 20_000 });
+if (ROUNDS > 0) {
+  await run({ ...cases[0], cmd: cpython("record", 20_000), n: 20_000 });
+}
 await run({ ...cases[0], cmd: ours("corpus", 20_000, 500), n: 20_000 });
 
 const results = new Map<string, Run[]>(cases.map((c) => [c.id, []]));
@@ -443,24 +445,21 @@ lines.push(
     `Ours: default options, a caller that never awaits flush() and yields with setImmediate ` +
     `after every E records, then awaits close().`,
 );
-lines.push("");
-lines.push(
+const TABLE_HEAD = [
   "| sender | records | E | records/s | × CPython | delivered | dropped | lost | notices | peak RSS MB (at start) | log call median / p99 µs | bytes/frame |",
-);
-lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+];
 const baseOf = (c: Case) => medianRun(results.get(c.base)!).recsPerSec;
-for (const second of [false, true]) {
+// --rounds 0 (with --memory): the memory check alone.
+for (const second of ROUNDS > 0 ? [false, true] : []) {
+  lines.push("");
   if (second) {
-    lines.push("");
     lines.push(
       "Second rows only (they flatter us: one record always hits the encoder's caches; the old producer awaited flush() by hand):",
     );
     lines.push("");
-    lines.push(
-      "| sender | records | E | records/s | × CPython | delivered | dropped | lost | notices | peak RSS MB (at start) | log call median / p99 µs | bytes/frame |",
-    );
-    lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   }
+  lines.push(...TABLE_HEAD);
   for (const c of cases.filter((c) => c.second === second)) {
     const runs = results.get(c.id)!;
     const m = medianRun(runs);
@@ -528,4 +527,8 @@ lines.push(
 const report = lines.join("\n") + "\n";
 console.log("\n" + report);
 await Deno.mkdir(here("./results"), { recursive: true });
-await Deno.writeTextFile(here("./results/socket_compare.md"), report);
+// The memory check alone (--rounds 0) goes to a file of its own.
+await Deno.writeTextFile(
+  here(`./results/${ROUNDS > 0 ? "socket_compare" : "socket_memory"}.md`),
+  report,
+);

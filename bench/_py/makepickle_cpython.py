@@ -1,13 +1,16 @@
 """CPython's side of bench/makepickle_compare.ts:
-  python3 makepickle_cpython.py ROUNDS MIN_RECORDS CATEGORY=CORPUS.json[:FRAMES.bin] ...
-For each category, times per record, over the records of bench/_corpus.ts
-(read by corpus.py), C pickle.dumps(d, 2) of the dict our makePickle pickles,
-and CPython's own SocketHandler.makePickle(record) (dict copy, getMessage,
+  python3 makepickle_cpython.py MIN_RECORDS CATEGORY=CORPUS.json[:FRAMES.bin] ...
+Loads each category's records of bench/_corpus.ts (read by corpus.py) and
+prints one JSON line: per category, record count, bytes per frame and, with
+FRAMES.bin (our frames, end to end), how many of our frames pickle.loads
+turns into exactly the record's dict, types included. Then serves rounds,
+so that the Deno side can interleave them with its own: each line
+"ROUND <category>" on stdin is answered by one JSON line with the ns per
+record of C pickle.dumps(d, 2) of the dict our makePickle pickles and of
+CPython's own SocketHandler.makePickle(record) (dict copy, getMessage,
 pickle.dumps(d, 1), struct.pack) on a LogRecord with msg and args still
-unformatted. Each round goes over the corpus as often as it takes to encode
-MIN_RECORDS records; prints the median ns per record of ROUNDS rounds as one
-JSON line. With FRAMES.bin (our frames, end to end), also checks that
-pickle.loads of each of our frames equals the record's dict, types included."""
+unformatted, each over the corpus as often as it takes to encode
+MIN_RECORDS records."""
 import json
 import logging.handlers
 import math
@@ -20,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import corpus  # noqa: E402
 
-rounds, min_records = int(sys.argv[1]), int(sys.argv[2])
+min_records = int(sys.argv[1])
 handler = logging.handlers.SocketHandler("127.0.0.1", 9)  # never connects
 
 
@@ -47,29 +50,40 @@ def check(items, path):
     return equal
 
 
-out = {}
-for arg in sys.argv[3:]:
+def per_record(fn, xs, passes):
+    t0 = time.perf_counter_ns()
+    for _ in range(passes):
+        for x in xs:
+            fn(x)
+    return (time.perf_counter_ns() - t0) / (passes * len(xs))
+
+
+rows = {}
+info = {}
+for arg in sys.argv[2:]:
     name, _, paths = arg.partition("=")
     corpus_path, _, frames_path = paths.partition(":")
     items = corpus.load(corpus_path)
     dicts = [d for d, _ in items]
     records = [r for _, r in items]
-    passes = max(1, -(-min_records // len(items)))
-    dumps, make_pickle = pickle.dumps, handler.makePickle
-    result = {"records": len(items)}
-    for key, fn, xs in (("dumps2", lambda d: dumps(d, 2), dicts), ("makePickle", make_pickle, records)):
-        times = []
-        for _ in range(rounds):
-            t0 = time.perf_counter_ns()
-            for _ in range(passes):
-                for x in xs:
-                    fn(x)
-            times.append((time.perf_counter_ns() - t0) / (passes * len(xs)))
-        times.sort()
-        result[key] = times[len(times) // 2]
-    result["bytes"] = sum(len(dumps(d, 2)) + 4 for d in dicts) / len(dicts)
-    result["bytesMakePickle"] = sum(len(make_pickle(r)) for r in records) / len(records)
+    rows[name] = (dicts, records, max(1, -(-min_records // len(items))))
+    i = {
+        "records": len(items),
+        "bytes": sum(len(pickle.dumps(d, 2)) + 4 for d in dicts) / len(dicts),
+        "bytesMakePickle": sum(len(handler.makePickle(r)) for r in records) / len(records),
+    }
     if frames_path:
-        result["equal"] = check(items, frames_path)
-    out[name] = result
-print(json.dumps(out))
+        i["equal"] = check(items, frames_path)
+    info[name] = i
+print(json.dumps(info), flush=True)
+
+dumps = pickle.dumps
+for line in sys.stdin:
+    cmd, _, name = line.strip().partition(" ")
+    if cmd != "ROUND":
+        break
+    dicts, records, passes = rows[name]
+    print(json.dumps({
+        "dumps2": per_record(lambda d: dumps(d, 2), dicts, passes),
+        "makePickle": per_record(handler.makePickle, records, passes),
+    }), flush=True)
