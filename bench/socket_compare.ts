@@ -319,6 +319,7 @@ cases.push({
 });
 
 const sink = new CountingSink();
+const loadBefore = loadAverage();
 
 async function run(c: Case): Promise<Run> {
   sink.reset();
@@ -348,6 +349,15 @@ async function run(c: Case): Promise<Run> {
     rssStartKb: s.rssStartKb,
     bytesPerRecord: sink.bytes / Math.max(1, sink.frames),
   };
+}
+
+/** The 1-minute load average, where Linux tells it. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
 }
 
 function median(xs: number[]): number {
@@ -407,6 +417,7 @@ if (MEMORY) {
   }
 }
 sink.listener.close();
+const loadAfter = loadAverage();
 await Deno.remove(corpusDir, { recursive: true });
 
 // ---- report -------------------------------------------------------------------
@@ -434,7 +445,8 @@ lines.push(
   `Produced by \`deno task bench:socket\` (bench/socket_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
   } UTC: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
-    `The CPU was shared with other work while measuring: compare ratios within one run.`,
+    `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
+    `compare ratios within one run.`,
 );
 lines.push("");
 lines.push(
@@ -449,7 +461,13 @@ const TABLE_HEAD = [
   "| sender | records | E | records/s | × CPython | delivered | dropped | lost | notices | peak RSS MB (at start) | log call median / p99 µs | bytes/frame |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ];
-const baseOf = (c: Case) => medianRun(results.get(c.base)!).recsPerSec;
+/** Median over rounds of records/s over CPython's in the same round. */
+const timesCPython = (c: Case) => {
+  const base = results.get(c.base)!;
+  return median(
+    results.get(c.id)!.map((r, i) => r.recsPerSec / base[i].recsPerSec),
+  );
+};
 // --rounds 0 (with --memory): the memory check alone.
 for (const second of ROUNDS > 0 ? [false, true] : []) {
   lines.push("");
@@ -468,7 +486,7 @@ for (const second of ROUNDS > 0 ? [false, true] : []) {
     lines.push(
       `| ${c.label} | ${fmt(c.n)} | ${c.every || "–"} | ${
         fmt(m.recsPerSec)
-      } | ${fmt(m.recsPerSec / baseOf(c), 1)} | ${fmt(m.delivered)} | ${
+      } | ${fmt(timesCPython(c), 1)} | ${fmt(m.delivered)} | ${
         m.dropped === undefined
           ? "– (no count)"
           : `${fmt(m.dropped)} (runs: ${drops.map((d) => fmt(d)).join(", ")})`
@@ -513,7 +531,7 @@ lines.push(
   "- records/s: records delivered, divided by the time from the sender's first log call to its `close()` returning.",
 );
 lines.push(
-  "- × CPython: against CPython's makeRecord + handle row with the same record count (its fastest way to send these records).",
+  "- × CPython: the median over rounds of records/s over that of CPython's makeRecord + handle row with the same record count in the same round (its fastest way to send these records).",
 );
 lines.push(
   "- dropped: the handler's `stats.dropped` (median run first, then every run); lost: neither delivered nor counted; notices: drop-notice frames received (name `pysocklog`), not counted as delivered.",
