@@ -98,6 +98,21 @@ rows.push({
   min: BEST_CASE_RECORDS,
 });
 
+/** The commit measured, where git tells it. */
+async function commit(): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["log", "-1", "--format=%h %cs"],
+      cwd: here("."),
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
+  } catch {
+    return "unknown commit";
+  }
+}
+
 /** The 1-minute load average, where Linux tells it. */
 function loadAverage(): string {
   try {
@@ -236,7 +251,7 @@ lines.push("");
 lines.push(
   `Produced by \`deno task bench:makepickle\` (bench/makepickle_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
-  } UTC: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
+  } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
     `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
     `compare ratios, not absolute times.`,
 );

@@ -319,6 +319,12 @@ cases.push({
 });
 
 const sink = new CountingSink();
+/** Every run, as printed: kept for the results file. */
+const everyRun: string[] = [];
+function note(line: string): void {
+  everyRun.push(line);
+  console.log(`  ${line}`);
+}
 const loadBefore = loadAverage();
 
 async function run(c: Case): Promise<Run> {
@@ -349,6 +355,21 @@ async function run(c: Case): Promise<Run> {
     rssStartKb: s.rssStartKb,
     bytesPerRecord: sink.bytes / Math.max(1, sink.frames),
   };
+}
+
+/** The commit measured, where git tells it. */
+async function commit(): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["log", "-1", "--format=%h %cs"],
+      cwd: here("."),
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
+  } catch {
+    return "unknown commit";
+  }
 }
 
 /** The 1-minute load average, where Linux tells it. */
@@ -397,7 +418,7 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const c of cases) {
     const result = await run(c);
     results.get(c.id)!.push(result);
-    console.log(`  round ${r + 1} ${caseName(c)}: ${describe(result)}`);
+    note(`round ${r + 1} ${caseName(c)}: ${describe(result)}`);
   }
 }
 
@@ -413,7 +434,7 @@ if (MEMORY) {
     };
     const result = await run(c);
     memory.push({ n, run: result });
-    console.log(`  memory ${fmt(n)} (E=${BIG_EVERY}): ${describe(result)}`);
+    note(`memory ${fmt(n)} (E=${BIG_EVERY}): ${describe(result)}`);
   }
 }
 sink.listener.close();
@@ -439,24 +460,30 @@ const pyVersion = new TextDecoder().decode(
 ).trim();
 
 const lines: string[] = [];
-lines.push("# CPython's SocketHandler against ours, end to end");
+lines.push(
+  ROUNDS > 0
+    ? "# CPython's SocketHandler against ours, end to end"
+    : "# Our sender's memory over long runs",
+);
 lines.push("");
 lines.push(
   `Produced by \`deno task bench:socket\` (bench/socket_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
-  } UTC: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
+  } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
     `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
     `compare ratios within one run.`,
 );
 lines.push("");
-lines.push(
-  `Varied records (bench/_corpus.ts, ${
-    fmt(POOL)
-  } distinct ones taken in turn, seed ${SEED}), each sender its own process, one receiver ` +
-    `counting frames as fast as it reads; median of ${ROUNDS} runs, systems interleaved. ` +
-    `Ours: default options, a caller that never awaits flush() and yields with setImmediate ` +
-    `after every E records, then awaits close().`,
-);
+if (ROUNDS > 0) {
+  lines.push(
+    `Varied records (bench/_corpus.ts, ${
+      fmt(POOL)
+    } distinct ones taken in turn, seed ${SEED}), each sender its own process, one receiver ` +
+      `counting frames as fast as it reads; median of ${ROUNDS} runs, systems interleaved. ` +
+      `Ours: default options, a caller that never awaits flush() and yields with setImmediate ` +
+      `after every E records, then awaits close().`,
+  );
+}
 const TABLE_HEAD = [
   "| sender | records | E | records/s | × CPython | delivered | dropped | lost | notices | peak RSS MB (at start) | log call median / p99 µs | bytes/frame |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -542,6 +569,10 @@ lines.push(
 lines.push(
   "- log call: one call in 16 timed in the sender (a timer call costs about 80 ns in Deno); peak RSS: VmHWM of the sender (CPython: ru_maxrss); at start: its RSS before the first call (runtime, code, the 10,000-record pool: CPython's pool of dicts and LogRecords is the larger).",
 );
+lines.push("");
+lines.push("Every run, in the order run:");
+lines.push("");
+lines.push("```", ...everyRun, "```");
 const report = lines.join("\n") + "\n";
 console.log("\n" + report);
 await Deno.mkdir(here("./results"), { recursive: true });
