@@ -509,14 +509,19 @@ for (const second of ROUNDS > 0 ? [false, true] : []) {
     const runs = results.get(c.id)!;
     const m = medianRun(runs);
     const drops = runs.map((r) => r.dropped ?? 0);
-    const lost = c.n - m.delivered - (m.dropped ?? 0);
+    // Delivered, dropped and lost: medians over runs (the median-rate run
+    // need not be the median-drop one).
+    const delivered = median(runs.map((r) => r.delivered));
+    const lost = median(runs.map((r) => c.n - r.delivered - (r.dropped ?? 0)));
     lines.push(
       `| ${c.label} | ${fmt(c.n)} | ${c.every || "–"} | ${
         fmt(m.recsPerSec)
-      } | ${fmt(timesCPython(c), 1)} | ${fmt(m.delivered)} | ${
+      } | ${fmt(timesCPython(c), 1)} | ${fmt(delivered)} | ${
         m.dropped === undefined
           ? "– (no count)"
-          : `${fmt(m.dropped)} (runs: ${drops.map((d) => fmt(d)).join(", ")})`
+          : `${fmt(median(drops))} (runs: ${
+            drops.map((d) => fmt(d)).join(", ")
+          })`
       } | ${fmt(lost)} | ${m.notices} | ${mb(m.rssKb)} (${
         mb(m.rssStartKb)
       }) | ${us(m.medianNs)} / ${us(m.p99Ns)} | ${fmt(m.bytesPerRecord)} |`,
@@ -561,7 +566,7 @@ lines.push(
   "- × CPython: the median over rounds of records/s over that of CPython's makeRecord + handle row with the same record count in the same round (its fastest way to send these records).",
 );
 lines.push(
-  "- dropped: the handler's `stats.dropped` (median run first, then every run); lost: neither delivered nor counted; notices: drop-notice frames received (name `pysocklog`), not counted as delivered.",
+  "- records/s, × CPython, RSS and log call: the run with the median records/s; delivered, dropped (the handler's `stats.dropped`, then every run's) and lost (neither delivered nor counted): medians over runs; notices: drop-notice frames received (name `pysocklog`), not counted as delivered.",
 );
 lines.push(
   "- CPython's `sendall` blocks the caller until the kernel takes the bytes, so it cannot drop a record for lack of room; it has no event loop to yield to (E: –).",
