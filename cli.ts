@@ -80,7 +80,8 @@ listen  prints each record as it arrives: by default a line with time,
         records of logger PREFIX and its children (app: app, app.db).
         Each record's output is cut at --max-chars characters (default
         ${DEFAULT_MAX_RECORD_CHARS}), marked '…(+N chars)'/'…(+N items)'; a cut JSON
-        record ends with "$truncated":true.
+        record ends with "$truncated":true. Text lines show terminal
+        control characters as \\xNN (newline and tab stay).
 send    sends one record per MESSAGE (or per line of stdin when there is
         none) at --level (default INFO) from logger --name (default
         "pysocklog"), and exits 1 when one was not delivered.
