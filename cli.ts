@@ -35,6 +35,7 @@ import {
   SocketHandler,
 } from "./mod.ts";
 import { formatAddr, listen, type ReceivedRecord } from "./receiver.ts";
+import { runView } from "./viewer/cli.ts";
 
 const USAGE = `pysocklog: Python logging's SocketHandler wire format, from Deno.
 
@@ -341,6 +342,7 @@ export async function main(
   args: string[],
   signal?: AbortSignal,
 ): Promise<number> {
+  if (args[0] === "view") return await runView(args.slice(1), signal);
   let p: Parsed;
   try {
     p = parse(args);

@@ -1,0 +1,147 @@
+// Copyright the pysocklog authors. MIT license.
+// A received record as the JSON text the page gets: every value JSON can
+// carry, bounded per record so that one hostile record cannot cost the page
+// (or the server's history) more than MAX_RECORD_CHARS.
+
+/** Longest string kept whole; longer ones are cut and marked. */
+export const MAX_STRING_CHARS = 32 * 1024;
+/** Most characters of values kept per record (strings, keys, numbers). */
+export const MAX_RECORD_CHARS = 256 * 1024;
+/** Most items shown per container (list, dict, set); the rest are counted. */
+export const MAX_CONTAINER_ITEMS = 1_000;
+/** Deepest nesting shown; deeper values become a marker string. */
+export const MAX_DEPTH = 32;
+
+/** What is left of a record's budget while it is walked. */
+interface Budget {
+  chars: number;
+}
+
+/**
+ * `record` as JSON text for the page, as the receiver's JSON renders it:
+ * bytes as `{"$bytes": "<base64>"}`, big integers as numbers when exact
+ * else text, NaN and ±Infinity as text, sets and tuples as arrays, Maps as
+ * objects of their keys' text, inert Python values by their `toJSON`.
+ * Cycles, depth, long strings and large containers are cut, with a marker
+ * saying what was left out. Never throws for a decoded record.
+ */
+export function renderRecord(record: Record<string, unknown>): string {
+  return JSON.stringify(toView(record, 0, { chars: MAX_RECORD_CHARS }, []));
+}
+
+function toView(
+  value: unknown,
+  depth: number,
+  budget: Budget,
+  path: object[],
+): unknown {
+  switch (typeof value) {
+    case "string":
+      return cutString(value, budget);
+    case "number":
+      budget.chars -= 8;
+      return Number.isFinite(value) ? value : String(value);
+    case "bigint":
+      budget.chars -= 8;
+      return Number.isSafeInteger(Number(value))
+        ? Number(value)
+        : cutString(String(value), budget);
+    case "boolean":
+      budget.chars -= 4;
+      return value;
+    case "undefined":
+      return null;
+    case "object":
+      break;
+    default:
+      return cutString(String(value), budget);
+  }
+  if (value === null) return null;
+  if (budget.chars <= 0) return "…(record too large)";
+  if (value instanceof Uint8Array) {
+    const shown = value.subarray(0, Math.max(0, budget.chars * 3 >> 2));
+    budget.chars -= Math.ceil(shown.length / 3) * 4;
+    const out: Record<string, unknown> = { $bytes: toBase64(shown) };
+    if (shown.length < value.length) out.$truncated = value.length;
+    return out;
+  }
+  if (path.includes(value)) return "…(cycle)";
+  if (depth >= MAX_DEPTH) return "…(nested too deep)";
+  const json = (value as { toJSON?: unknown }).toJSON;
+  if (typeof json === "function" && !(value instanceof Map)) {
+    let plain: unknown;
+    try {
+      plain = json.call(value);
+    } catch {
+      plain = "…(unreadable value)";
+    }
+    if (plain === value) return "…(unreadable value)";
+    path.push(value);
+    const out = toView(plain, depth + 1, budget, path);
+    path.pop();
+    return out;
+  }
+  path.push(value);
+  try {
+    if (Array.isArray(value) || value instanceof Set) {
+      const out: unknown[] = [];
+      let n = 0;
+      for (const item of value) {
+        if (n === MAX_CONTAINER_ITEMS || budget.chars <= 0) {
+          const size = Array.isArray(value) ? value.length : value.size;
+          out.push(`…(${size - n} more items)`);
+          break;
+        }
+        out.push(toView(item, depth + 1, budget, path));
+        n++;
+      }
+      return out;
+    }
+    // A plain object, a Map, or anything else with own keys. The result
+    // has no prototype, so a "__proto__" key stays a key.
+    const out: Record<string, unknown> = Object.create(null);
+    const entries: Iterable<[unknown, unknown]> = value instanceof Map
+      ? value
+      : Object.entries(value);
+    const size = value instanceof Map ? value.size : Object.keys(value).length;
+    let n = 0;
+    for (const [k, v] of entries) {
+      if (n === MAX_CONTAINER_ITEMS || budget.chars <= 0) {
+        out["…"] = `${size - n} more keys`;
+        break;
+      }
+      const key = cutString(typeof k === "string" ? k : keyText(k), budget);
+      out[key] = toView(v, depth + 1, budget, path);
+      n++;
+    }
+    return out;
+  } finally {
+    path.pop();
+  }
+}
+
+function keyText(k: unknown): string {
+  if (typeof k === "object" && k !== null && !(k instanceof Uint8Array)) {
+    try {
+      return String(k);
+    } catch {
+      return "(key)";
+    }
+  }
+  return k instanceof Uint8Array ? `b:${toBase64(k)}` : String(k);
+}
+
+function cutString(s: string, budget: Budget): string {
+  const room = Math.max(0, Math.min(MAX_STRING_CHARS, budget.chars));
+  budget.chars -= Math.min(s.length, room) + 2;
+  if (s.length <= room) return s;
+  return s.slice(0, room) + `…(${s.length - room} more characters)`;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
