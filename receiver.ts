@@ -28,8 +28,11 @@ import {
   type LoadsOptions,
   PickleDecodeError,
 } from "./pickle/decode.ts";
-import type { LogRecordFields } from "./record.ts";
-import { DEFAULT_TCP_LOGGING_PORT, DEFAULT_UDP_LOGGING_PORT } from "./mod.ts";
+import {
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
+  type LogRecordFields,
+} from "./record.ts";
 
 /** Bytes of the `>L` length prefix of a frame. */
 const FRAME_HEADER = 4;
