@@ -210,6 +210,9 @@ if (chromium === null) {
         "CPython's and our SocketHandler: records, exceptions, extras, unicode; filters; export",
         () => showsRecords(browser),
       );
+      if (Deno.env.get("PYSOCKLOG_SCREENSHOT")) {
+        await t.step("screenshot: docs/viewer.png", () => screenshot(browser));
+      }
       await t.step(
         "XSS payloads in message, logger name, extras and traceback render as text and run nothing",
         () => xss(browser),
@@ -531,15 +534,6 @@ async function showsRecords(browser: Browser) {
     );
     equal((await rows(page)).at(-1)?.msg, "while paused 2");
 
-    if (Deno.env.get("PYSOCKLOG_SCREENSHOT")) {
-      await screenshot(page, handler);
-      await page.eval(`(() => { const s = document.getElementById("search");
-        s.value = ""; s.dispatchEvent(new Event("input")); })()`);
-      await page.waitFor(
-        `document.getElementById("status").dataset.shown === document.getElementById("status").dataset.kept`,
-      );
-    }
-
     // Export: the records shown, as JSON lines.
     await setLevel(page, 30);
     const shown = (await rows(page)).map((r) => r.msg);
@@ -591,39 +585,67 @@ async function showsRecords(browser: Browser) {
   }
 }
 
-/** docs/viewer.png: the table with more varied records, a traceback selected. */
-async function screenshot(page: Page, handler: SocketHandler) {
-  const loggers = [
-    "api.http",
-    "api.http.auth",
-    "db.pool",
-    "worker.email",
-    "scheduler",
-  ];
-  const msgs = [
-    ["INFO", "GET /orders/%d 200 in %.1f ms"],
-    ["DEBUG", "pool checkout conn=%d wait=%.1f ms"],
-    ["WARNING", "retrying order %d after %.1f ms"],
-    ["INFO", "sent receipt for order %d (%.1f kB)"],
-  ];
-  for (let i = 0; i < 22; i++) {
-    const [levelname, msg] = msgs[i % msgs.length];
-    handler.handle({
-      name: loggers[i % loggers.length],
-      levelname,
-      msg,
-      args: [1000 + i * 7, (i * 37 % 100) / 3],
-      order: 1000 + i * 7,
-    });
+/**
+ * docs/viewer.png, from a real run: a Deno service (our SocketHandler) and
+ * a Python one (CPython's) logging to one viewer, a traceback selected.
+ */
+async function screenshot(browser: Browser) {
+  await using viewer = await startViewer();
+  const page = await browser.newPage(1280, 760);
+  try {
+    await page.goto(viewer.url);
+    await page.waitFor(
+      `document.getElementById("status").dataset.connected === "true"`,
+    );
+    await using handler = new SocketHandler("127.0.0.1", tcpPort(viewer));
+    const sources = [
+      ["shop.api.http", "/srv/shop/api/http.ts", 88, "handleRequest"],
+      ["shop.api.auth", "/srv/shop/api/auth.ts", 41, "verifyToken"],
+      ["shop.db.pool", "/srv/shop/db/pool.ts", 132, "checkout"],
+      ["shop.mail", "/srv/shop/mail/send.ts", 57, "sendReceipt"],
+    ] as const;
+    const msgs = [
+      ["INFO", "GET /orders/%d 200 in %.1f ms"],
+      ["DEBUG", "token ok for user u%d (%.1f s left)"],
+      ["DEBUG", "pool checkout conn=%d wait=%.1f ms"],
+      ["INFO", "sent receipt for order %d (%.1f kB)"],
+    ] as const;
+    const send = (from: number, n: number) => {
+      for (let i = from; i < from + n; i++) {
+        const [name, pathname, lineno, funcName] = sources[i % 4];
+        const [levelname, msg] = i === 9
+          ? ["WARNING", "slow query for order %d: %.1f ms"] as const
+          : msgs[i % 4];
+        handler.handle({
+          name,
+          levelname,
+          msg,
+          args: [1000 + i * 7, (i * 37 % 100) / 3 + 1],
+          pathname,
+          lineno,
+          funcName,
+          hostname: "shop-1",
+          order: 1000 + i * 7,
+        });
+      }
+    };
+    send(0, 8);
+    await handler.flush();
+    await waitReceived(page, 8);
+    await runPython(PY_SENDER, String(tcpPort(viewer)));
+    await waitReceived(page, 13);
+    send(8, 8);
+    await handler.flush();
+    await waitReceived(page, 21);
+    await clickRow(page, "charge failed for order 7");
+    // Let the status line refresh.
+    await new Promise((r) => setTimeout(r, 400));
+    await Deno.mkdir(new URL(".", SCREENSHOT), { recursive: true });
+    await Deno.writeFile(SCREENSHOT, await page.screenshot());
+    console.log(`wrote ${SCREENSHOT.pathname}`);
+  } finally {
+    await page.close();
   }
-  await handler.flush();
-  await waitReceived(page, 32);
-  await clickRow(page, "charge failed for order 7");
-  // Give the status line its refresh.
-  await new Promise((r) => setTimeout(r, 400));
-  await Deno.mkdir(new URL(".", SCREENSHOT), { recursive: true });
-  await Deno.writeFile(SCREENSHOT, await page.screenshot());
-  console.log(`wrote ${SCREENSHOT.pathname}`);
 }
 
 const PAYLOAD_NAME = `<img src=x onerror="window.__pwned='name'">`;

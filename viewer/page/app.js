@@ -347,7 +347,11 @@
         const span = document.createElement("span");
         span.className = c;
         row.append(span);
-        return span;
+        if (c !== "c-src") return span;
+        // A long path is cut at its start: the file and line stay in view.
+        const inner = document.createElement("span");
+        span.append(inner);
+        return inner;
       });
     spacer.append(row);
     return { row, cells, entry: null, top: -1 };
