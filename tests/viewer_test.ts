@@ -9,6 +9,7 @@ import { Browser, findChromium, type Page } from "./_browser/cdp.ts";
 import {
   CONTENT_SECURITY_POLICY,
   DEFAULT_BUFFER_RECORDS,
+  MAX_BUFFER_CHARS,
   serveViewer,
   type Viewer,
 } from "../viewer/server.ts";
@@ -69,6 +70,14 @@ Deno.test("viewer renderRecord: bytes marked, big values as text, cycles and siz
   );
   ok(out.msg.length < MAX_RECORD_CHARS, "long strings are cut");
   match(out.msg, /more characters\)$/);
+  // Shared references: 1,000 of the same list at each of 20 levels is
+  // 1000^20 values when expanded; the budget stops the walk.
+  let shared: unknown[] = [];
+  for (let i = 0; i < 20; i++) shared = new Array(1000).fill(shared);
+  const t0 = performance.now();
+  const dag = renderRecord({ shared });
+  ok(performance.now() - t0 < 2_000, "bounded time");
+  ok(dag.length < MAX_RECORD_CHARS * 2, `${dag.length} chars`);
   const wide = JSON.parse(renderRecord({
     list: Array.from({ length: 5000 }, (_, i) => i),
   }));
@@ -185,6 +194,67 @@ Deno.test("viewer HTTP: beyond loopback, page, assets and feed need the printed 
     html.includes(`/app.js?token=${m[2]}`) &&
       html.includes(`/style.css?token=${m[2]}`),
   );
+});
+
+/** Reads a feed until it has `n` records; returns the seqs and records seen. */
+async function readFeed(url: string, n: number, lastSeq = Infinity) {
+  const res = await fetch(url);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  const seqs: number[] = [];
+  let chars = 0;
+  try {
+    while (seqs.length < n && (seqs.at(-1) ?? -1) < lastSeq) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let end: number;
+      while ((end = buf.indexOf("\n\n")) >= 0) {
+        const event = buf.slice(0, end);
+        buf = buf.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(event)?.[1];
+        if (data === undefined || event.includes("event: hello")) continue;
+        const batch = JSON.parse(data);
+        chars += data.length;
+        for (let i = 0; i < batch.records.length; i++) {
+          seqs.push(batch.first + i);
+        }
+      }
+    }
+  } finally {
+    await reader.cancel();
+  }
+  return { seqs, chars };
+}
+
+Deno.test("viewer history: large records shorten it (MAX_BUFFER_CHARS), they do not grow it", async () => {
+  await using viewer = await startViewer();
+  await using handler = new SocketHandler("127.0.0.1", tcpPort(viewer));
+  // Strings are cut at 32 KiB each: seven of 30,000 characters make a
+  // record of about 210,000.
+  const part = "x".repeat(30_000);
+  const big = Object.fromEntries(
+    ["a", "b", "c", "d", "e", "f", "g"].map((k) => [k, part]),
+  );
+  const N = 300; // 63 million characters, twice the bound
+  for (let i = 0; i < N; i++) {
+    handler.handle({ name: "big", levelname: "INFO", msg: "big", i, ...big });
+    if (i % 10 === 9) await handler.flush();
+  }
+  await handler.flush();
+  while (viewer.stats.records < N) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // A page opened now gets the newest records that fit the bound.
+  const fit = Math.floor(MAX_BUFFER_CHARS / 210_000);
+  const { seqs, chars } = await readFeed(
+    new URL("feed", viewer.url).href,
+    fit + 50,
+    N - 1,
+  );
+  ok(seqs.length > fit - 10 && seqs.length <= fit, `${seqs.length} records`);
+  equal(seqs.at(-1), N - 1);
+  ok(chars <= MAX_BUFFER_CHARS * 1.01, `${chars} chars`);
 });
 
 // ---- in a real browser --------------------------------------------------------
@@ -888,6 +958,26 @@ async function load(browser: Browser) {
     await new Promise((r) => setTimeout(r, 4_000));
     const heapFull = await heapAfterGc(page);
     const kept4s = Number((await pageStatus(page)).kept);
+    // A person using the page meanwhile: real clicks on a logger branch
+    // (each refilters the 20,000 records kept), timed by the Event Timing
+    // API from input to the next paint.
+    await page.eval(`window.__events = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          if (e.name === "click") window.__events.push(e.duration);
+        }
+      }).observe({ type: "event", durationThreshold: 16, buffered: true });`);
+    const CLICKS = 8;
+    for (let i = 0; i < CLICKS; i++) {
+      await page.click(`#tree li[data-logger="api"] > label > input`);
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    ok(
+      await page.eval(
+        `document.querySelector('#tree li[data-logger="api"] input').checked`,
+      ),
+      "an even number of clicks leaves the branch on",
+    );
     const out = await sender;
     ok(out.success, "load sender failed");
     const sent = JSON.parse(new TextDecoder().decode(out.stdout));
@@ -902,6 +992,7 @@ async function load(browser: Browser) {
     const perf = await page.eval<
       { long: [number, number][]; frames: number[] }
     >(`(() => { window.__perf.stop = true; return window.__perf; })()`);
+    const clicks = await page.eval<number[]>(`window.__events`);
     const heapEnd = await heapAfterGc(page);
     const forced = (start: number) =>
       gcSpans.some(([a, b]) => start >= a - 1 && start <= b + 1);
@@ -925,6 +1016,8 @@ async function load(browser: Browser) {
       longTasksOfForcedGc: longForcedGc,
       longTaskMaxMs: Math.round(Math.max(0, ...long)),
       longTaskTotalMs: Math.round(longTotal),
+      clicksOver16Ms: clicks.length,
+      clickMaxMs: Math.max(0, ...clicks),
       frames: frames.length,
       frameMedianMs: Number(quantile(frames, 0.5).toFixed(1)),
       frameP95Ms: Number(quantile(frames, 0.95).toFixed(1)),
@@ -948,9 +1041,18 @@ async function load(browser: Browser) {
     // Only the visible rows are in the DOM.
     ok(domNodes < 1_000, `${domNodes} DOM elements`);
     // Responsive: frames kept coming and no long stall of the main thread.
-    ok(frames.length > LOAD_SECONDS * 10, `${frames.length} frames`);
-    ok(figures.frameMedianMs <= 50, `median frame ${figures.frameMedianMs} ms`);
-    ok(figures.longTaskMaxMs < 250, `longest task ${figures.longTaskMaxMs} ms`);
+    // Thresholds leave room for a machine shared with other work (load
+    // averages of 8 to 13 on 2 cores here, where an idle page shows 50 to
+    // 90 ms long tasks too). Without row virtualisation the page misses
+    // them by seconds.
+    ok(frames.length > LOAD_SECONDS * 30, `${frames.length} frames`);
+    ok(figures.frameMedianMs <= 20, `median frame ${figures.frameMedianMs} ms`);
+    ok(figures.frameP95Ms <= 100, `p95 frame ${figures.frameP95Ms} ms`);
+    ok(
+      figures.longTaskMaxMs < 1_000,
+      `longest task ${figures.longTaskMaxMs} ms`,
+    );
+    ok(figures.clickMaxMs < 500, `slowest click ${figures.clickMaxMs} ms`);
     ok(
       longTotal < LOAD_SECONDS * 1000 * 0.25,
       `long tasks took ${figures.longTaskTotalMs} ms of ${LOAD_SECONDS} s`,

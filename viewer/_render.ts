@@ -50,12 +50,16 @@ function toView(
       budget.chars -= 4;
       return value;
     case "undefined":
+      budget.chars -= 4;
       return null;
     case "object":
       break;
     default:
       return cutString(String(value), budget);
   }
+  // Every value costs, so a pickle's shared references (one list held
+  // 1,000 times at each of 20 levels) cannot make the walk exponential.
+  budget.chars -= 4;
   if (value === null) return null;
   if (budget.chars <= 0) return "…(record too large)";
   if (value instanceof Uint8Array) {

@@ -31,19 +31,28 @@ export const DEFAULT_BUFFER_RECORDS = 20_000;
 /** Largest page buffer accepted (rows are 20 px; browsers cap an element near 33 million px). */
 export const MAX_BUFFER_RECORDS = 1_000_000;
 /**
+ * Most characters of record JSON kept, whatever the record count: in the
+ * history and in each page's buffer. Records are cut to MAX_RECORD_CHARS
+ * each, so large records shorten the buffer instead of growing memory.
+ */
+export const MAX_BUFFER_CHARS = 32 * 1024 * 1024;
+/**
  * Records are sent to pages in batches, one per this many ms: at 10,000
  * records/s a page parses 10 messages a second instead of 10,000.
  */
 export const BATCH_INTERVAL_MS = 100;
-/** Most records in one feed message (history is sent in such slices). */
+/** Most records in one feed message. */
 const MAX_BATCH_RECORDS = 2_000;
+/** Most characters of records in one feed message (at least one record). */
+const MAX_BATCH_CHARS = 1024 * 1024;
 /**
- * Bytes queued for one page before its batches are skipped (the page sees
- * the gap in sequence numbers and shows the count as lost).
+ * Bytes queued for one page that does not read. Past them its records wait
+ * in the shared history; those that leave the history before the page gets
+ * them are skipped (the page sees the gap in sequence numbers and shows it).
  */
-export const MAX_FEED_QUEUE_BYTES = 16 * 1024 * 1024;
+export const MAX_FEED_QUEUE_BYTES = 4 * 1024 * 1024;
 /** Most pages connected to the feed at once; more are refused (503). */
-export const MAX_FEED_CLIENTS = 32;
+export const MAX_FEED_CLIENTS = 16;
 /** A comment line on an idle feed this often keeps proxies from closing it. */
 const KEEPALIVE_MS = 15_000;
 /** Bytes of randomness in the access token (hex in the URL). */
@@ -183,6 +192,10 @@ export async function serveViewer(
 interface Feed {
   controller: ReadableStreamDefaultController<Uint8Array>;
   keepalive: ReturnType<typeof setInterval>;
+  /** The next seq to send. */
+  cursor: number;
+  /** Whether its queue was full when records were left to send. */
+  blocked: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -202,12 +215,16 @@ class ViewerImpl implements Viewer {
   readonly #hostname: string;
   readonly #token: string | null;
   readonly #instance = crypto.randomUUID();
-  /** JSON of the last `bufferRecords` records; #history[i] has seq #historyFirst + i. */
-  #history: string[] = [];
+  /**
+   * JSON of the last records (at most `bufferRecords`, MAX_BUFFER_CHARS):
+   * #history[#head + i] has seq #historyFirst + i. Every page reads from it
+   * at its own cursor.
+   */
+  #history: (string | undefined)[] = [];
+  #head = 0;
   #historyFirst = 0;
+  #historyChars = 0;
   #nextSeq = 0;
-  /** Records not yet sent to the feeds: seqs #nextSeq - #pending.length ... */
-  #pending: string[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #feeds = new Set<Feed>();
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -265,42 +282,63 @@ class ViewerImpl implements Viewer {
     const json = renderRecord(record);
     this.#nextSeq++;
     this.#history.push(json);
-    if (this.#history.length >= this.#bufferRecords * 2) {
-      // Trim in halves: amortised O(1) per record instead of a shift each.
-      const cut = this.#history.length - this.#bufferRecords;
-      this.#history = this.#history.slice(cut);
-      this.#historyFirst += cut;
+    this.#historyChars += json.length;
+    while (
+      this.#history.length - this.#head > 1 &&
+      (this.#history.length - this.#head > this.#bufferRecords ||
+        this.#historyChars > MAX_BUFFER_CHARS)
+    ) {
+      this.#historyChars -= this.#history[this.#head]!.length;
+      this.#history[this.#head++] = undefined;
+      this.#historyFirst++;
     }
-    if (this.#feeds.size === 0) return;
-    this.#pending.push(json);
-    this.#timer ??= setTimeout(() => this.#flush(), BATCH_INTERVAL_MS);
+    if (this.#head > 1024 && this.#head * 2 > this.#history.length) {
+      // Compact by halves: amortised O(1) per record.
+      this.#history = this.#history.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#feeds.size > 0) {
+      this.#timer ??= setTimeout(() => this.#flush(), BATCH_INTERVAL_MS);
+    }
   }
 
   #flush(): void {
     this.#timer = undefined;
-    const records = this.#pending;
-    this.#pending = [];
-    if (records.length === 0) return;
-    const first = this.#nextSeq - records.length;
+    for (const feed of this.#feeds) this.#pump(feed);
+  }
+
+  /** Sends a page what it has not had yet, as far as its queue has room. */
+  #pump(feed: Feed): void {
+    feed.blocked = false;
+    if (feed.cursor < this.#historyFirst) {
+      // Left the history before this page took them.
+      this.#stats.skipped += this.#historyFirst - feed.cursor;
+      feed.cursor = this.#historyFirst;
+    }
+    if (feed.cursor >= this.#nextSeq) return;
     const stats = this.#receiverStats();
-    for (let i = 0; i < records.length; i += MAX_BATCH_RECORDS) {
-      const bytes = batchEvent(
-        this.#instance,
-        first + i,
-        records.slice(i, i + MAX_BATCH_RECORDS),
-        stats,
-      );
-      for (const feed of this.#feeds) {
-        const room = feed.controller.desiredSize ?? 0;
-        if (room <= 0) {
-          this.#stats.skipped += Math.min(
-            MAX_BATCH_RECORDS,
-            records.length - i,
-          );
-          continue;
-        }
-        feed.controller.enqueue(bytes);
+    while (feed.cursor < this.#nextSeq) {
+      if ((feed.controller.desiredSize ?? 0) <= 0) {
+        feed.blocked = true;
+        return;
       }
+      const from = this.#head + feed.cursor - this.#historyFirst;
+      const end = Math.min(
+        this.#history.length,
+        from + MAX_BATCH_RECORDS,
+      );
+      let to = from + 1;
+      let chars = this.#history[from]!.length;
+      while (to < end && chars + this.#history[to]!.length <= MAX_BATCH_CHARS) {
+        chars += this.#history[to++]!.length;
+      }
+      feed.controller.enqueue(batchEvent(
+        this.#instance,
+        feed.cursor,
+        this.#history.slice(from, to) as string[],
+        stats,
+      ));
+      feed.cursor += to - from;
     }
   }
 
@@ -334,10 +372,9 @@ class ViewerImpl implements Viewer {
     switch (url.pathname) {
       case "/":
         return asset(
-          INDEX_HTML.replaceAll("{{QUERY}}", query).replace(
-            "{{BUFFER}}",
-            String(this.#bufferRecords),
-          ),
+          INDEX_HTML.replaceAll("{{QUERY}}", query)
+            .replace("{{BUFFER}}", String(this.#bufferRecords))
+            .replace("{{BUFFER_CHARS}}", String(MAX_BUFFER_CHARS)),
           "text/html; charset=utf-8",
         );
       case "/app.js":
@@ -366,23 +403,23 @@ class ViewerImpl implements Viewer {
       this.#stats.refusedBusy++;
       return text(503, "pysocklog view: too many pages open");
     }
-    let feed: Feed;
     const after = lastSeq(request.headers.get("last-event-id"), this.#instance);
+    const feed: Feed = {
+      controller: null!,
+      keepalive: 0 as unknown as ReturnType<typeof setInterval>,
+      cursor: Math.max(this.#historyFirst, after + 1),
+      blocked: false,
+    };
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
-        feed = {
-          controller,
-          keepalive: setInterval(() => {
-            try {
-              controller.enqueue(encoder.encode(":\n\n"));
-            } catch {
-              // closed
-            }
-          }, KEEPALIVE_MS),
-        };
-        // Pending records go to the pages already open; this one gets
-        // them from the history below.
-        this.#flush();
+        feed.controller = controller;
+        feed.keepalive = setInterval(() => {
+          try {
+            controller.enqueue(encoder.encode(":\n\n"));
+          } catch {
+            // closed
+          }
+        }, KEEPALIVE_MS);
         this.#feeds.add(feed);
         controller.enqueue(encoder.encode(
           `retry: 1000\nevent: hello\ndata: ${
@@ -392,32 +429,12 @@ class ViewerImpl implements Viewer {
             })
           }\n\n`,
         ));
-        // History first (what a page opened now missed), then live batches.
-        const from = Math.max(
-          this.#historyFirst,
-          this.#nextSeq - this.#bufferRecords,
-          after + 1,
-        );
-        const stats = this.#receiverStats();
-        for (
-          let seq = from;
-          seq < this.#nextSeq;
-          seq += MAX_BATCH_RECORDS
-        ) {
-          const i = seq - this.#historyFirst;
-          controller.enqueue(batchEvent(
-            this.#instance,
-            seq,
-            this.#history.slice(
-              i,
-              Math.min(
-                i + MAX_BATCH_RECORDS,
-                this.#nextSeq - this.#historyFirst,
-              ),
-            ),
-            stats,
-          ));
-        }
+        // The history first (what this page missed), then live batches.
+        this.#pump(feed);
+      },
+      // The page read some: send what waited for room.
+      pull: () => {
+        if (feed.blocked) this.#pump(feed);
       },
       cancel: () => this.#dropFeed(feed),
     }, {
@@ -472,9 +489,9 @@ function batchEvent(
 ): Uint8Array {
   const last = first + records.length - 1;
   return encoder.encode(
-    `id: ${instance}:${last}\ndata: {"first":${first},"received":${stats.received},"dropped":${stats.dropped},"records":[${
-      records.join(",")
-    }]}\n\n`,
+    `id: ${instance}:${last}\ndata: {"first":${first},"received":${stats.received},"dropped":${stats.dropped},"sizes":[${
+      records.map((r) => r.length).join(",")
+    }],"records":[${records.join(",")}]}\n\n`,
   );
 }
 

@@ -7,6 +7,8 @@
 (() => {
   /** Records kept when the page's <meta name="pysocklog-buffer"> is absent. */
   const DEFAULT_BUFFER_RECORDS = 20000;
+  /** Characters of record JSON kept when <meta name="pysocklog-buffer-chars"> is absent. */
+  const DEFAULT_BUFFER_CHARS = 32 * 1024 * 1024;
   /** Row height in px: --row in style.css. */
   const ROW_HEIGHT = 20;
   /** Rows drawn above and below the visible ones, for smooth scrolling. */
@@ -47,11 +49,13 @@
   const HOST_KEYS = ["hostname", "host"];
 
   const $ = (id) => document.getElementById(id);
-  const meta = document.querySelector('meta[name="pysocklog-buffer"]');
-  const BUFFER = Math.max(
-    1,
-    Math.floor(Number(meta && meta.content)) || DEFAULT_BUFFER_RECORDS,
-  );
+  const setting = (name, fallback) => {
+    const meta = document.querySelector('meta[name="' + name + '"]');
+    return Math.max(1, Math.floor(Number(meta && meta.content)) || fallback);
+  };
+  /** The page keeps at most BUFFER records and BUFFER_CHARS characters of their JSON. */
+  const BUFFER = setting("pysocklog-buffer", DEFAULT_BUFFER_RECORDS);
+  const BUFFER_CHARS = setting("pysocklog-buffer-chars", DEFAULT_BUFFER_CHARS);
   const token = new URLSearchParams(location.search).get("token");
 
   const viewport = $("viewport");
@@ -59,8 +63,9 @@
   const statusEl = $("status");
   const treeEl = $("tree");
 
-  /** Every record kept, oldest first: { id, r, levelno, node, from } */
+  /** Every record kept, oldest first: { id, r, levelno, node, size } */
   let records = [];
+  let keptChars = 0;
   /** The records shown (filtered), oldest first; frozen while paused. */
   let shown = [];
   let nextId = 0;
@@ -255,9 +260,9 @@
 
   function addBatch(batch) {
     const list = batch.records;
-    // Sequence numbers say what this page missed (the server skips batches
-    // for a page that does not keep up) and what it already has (a
-    // reconnect resends nothing twice).
+    // Sequence numbers say what this page missed (records that left the
+    // server's history before this page read them) and what it already has
+    // (a reconnect resends nothing twice).
     let start = 0;
     if (expectedSeq >= 0) {
       if (batch.first > expectedSeq) lost += batch.first - expectedSeq;
@@ -266,20 +271,27 @@
     expectedSeq = Math.max(expectedSeq, batch.first + list.length);
     receiverReceived = batch.received;
     receiverDropped = batch.dropped;
+    const sizes = Array.isArray(batch.sizes) ? batch.sizes : [];
     for (let i = start; i < list.length; i++) {
       const r = list[i];
       if (r === null || typeof r !== "object") continue;
       const levelno = typeof r.levelno === "number" ? r.levelno : 0;
       const node = nodeFor(typeof r.name === "string" ? r.name : text(r.name));
-      const e = { id: nextId++, r, levelno, node };
+      const size = typeof sizes[i] === "number" ? sizes[i] : 1000;
+      const e = { id: nextId++, r, levelno, node, size };
       countUp(node, 1);
+      keptChars += size;
       records.push(e);
       received++;
       if (paused) newWhilePaused++;
       else if (matches(e)) shown.push(e);
     }
-    if (records.length > BUFFER) {
-      const gone = records.length - BUFFER;
+    let gone = Math.max(0, records.length - BUFFER);
+    for (let i = 0; i < gone; i++) keptChars -= records[i].size;
+    while (keptChars > BUFFER_CHARS && gone < records.length - 1) {
+      keptChars -= records[gone++].size;
+    }
+    if (gone > 0) {
       for (let i = 0; i < gone; i++) countUp(records[i].node, -1);
       const lastGone = records[gone - 1].id;
       records = records.slice(gone);
@@ -532,6 +544,7 @@
   $("clear").addEventListener("click", () => {
     for (const e of records) countUp(e.node, -1);
     records = [];
+    keptChars = 0;
     shown = [];
     newWhilePaused = 0;
     select(null);
