@@ -85,7 +85,7 @@ Deno.test("viewer renderRecord: bytes marked, big values as text, cycles and siz
   equal(wide.list[1000], "…(4000 more items)");
 });
 
-Deno.test("view CLI: a bad option is a one-line error and exit 2", async () => {
+Deno.test("view CLI: a bad option is a one-line error and exit 2; a port in use, exit 1", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", CLI, "view", "--http-port", "99999"],
     stdout: "piped",
@@ -95,6 +95,21 @@ Deno.test("view CLI: a bad option is a one-line error and exit 2", async () => {
   const err = new TextDecoder().decode(out.stderr);
   match(err.split("\n")[0], /^pysocklog view: --http-port must be 0 to 65535/);
   ok(!/\bat .*:\d+:\d+/.test(err), "no stack trace");
+  // A port in use: one line, naming it, exit 1.
+  using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (busy.addr as Deno.NetAddr).port;
+  const taken = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", CLI, "view", "--port", String(port)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  equal(taken.code, 1);
+  match(
+    new TextDecoder().decode(taken.stderr),
+    new RegExp(
+      `^pysocklog view: cannot receive on tcp 127\\.0\\.0\\.1:${port}: [^\\n]+\\n$`,
+    ),
+  );
 });
 
 function startViewer(options: Parameters<typeof serveViewer>[0] = {}) {

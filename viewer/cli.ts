@@ -133,7 +133,7 @@ export async function runView(
       signal,
     });
   } catch (error) {
-    console.error(`pysocklog view: cannot start: ${oneLine(error)}`);
+    console.error(`pysocklog view: ${oneLine(error)}`);
     return 1;
   }
   console.error(

@@ -17,6 +17,7 @@ import {
   type ReceivedRecord,
   type Receiver,
 } from "../receiver.ts";
+import { DEFAULT_TCP_LOGGING_PORT, DEFAULT_UDP_LOGGING_PORT } from "../mod.ts";
 import { APP_JS, INDEX_HTML, STYLE_CSS } from "./_assets.ts";
 import { renderRecord } from "./_render.ts";
 
@@ -173,9 +174,32 @@ export async function serveViewer(
   const v = new ViewerImpl(bufferRecords, httpHostname);
   try {
     for (const spec of specs) {
-      v.receivers.push(await listen({ ...spec, signal: undefined }));
+      try {
+        v.receivers.push(await listen({ ...spec, signal: undefined }));
+      } catch (error) {
+        const where = spec.transport === "unix"
+          ? `unix ${spec.path}`
+          : `${spec.transport ?? "tcp"} ${spec.hostname ?? "127.0.0.1"}:${
+            spec.port ??
+              (spec.transport === "udp"
+                ? DEFAULT_UDP_LOGGING_PORT
+                : DEFAULT_TCP_LOGGING_PORT)
+          }`;
+        throw new Error(`cannot receive on ${where}: ${message(error)}`, {
+          cause: error,
+        });
+      }
     }
-    v.startHttp(httpPort);
+    try {
+      v.startHttp(httpPort);
+    } catch (error) {
+      throw new Error(
+        `cannot serve the page on ${httpHostname}:${httpPort}: ${
+          message(error)
+        }`,
+        { cause: error },
+      );
+    }
   } catch (error) {
     await v.close();
     throw error;
@@ -503,6 +527,10 @@ function lastSeq(id: string | null, instance: string): number {
   if (id === null || !id.startsWith(instance + ":")) return -1;
   const seq = id.slice(instance.length + 1);
   return /^\d{1,15}$/.test(seq) ? Number(seq) : -1;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function newToken(): string {
