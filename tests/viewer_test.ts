@@ -272,6 +272,47 @@ Deno.test("viewer history: large records shorten it (MAX_BUFFER_CHARS), they do 
   ok(chars <= MAX_BUFFER_CHARS * 1.01, `${chars} chars`);
 });
 
+Deno.test("view CLI: --unix PATH receives on a Unix socket, and the feed carries its records", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pysocklog-view-" });
+  const path = `${dir}/log.sock`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      `--allow-read=${dir}`,
+      `--allow-write=${dir}`,
+      CLI,
+      "view",
+      "--unix",
+      path,
+      "--http-port",
+      "0",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  try {
+    for await (
+      const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+    ) {
+      stderr += chunk;
+      if (/open http/.test(stderr)) break;
+    }
+    match(stderr, new RegExp(`^pysocklog view: receiving on unix ${path}\n`));
+    const url = /open (http:\S+)/.exec(stderr)![1];
+    await using handler = new SocketHandler(path, null);
+    handler.handle({ name: "unix", levelname: "INFO", msg: "över unix" });
+    await handler.flush();
+    const { seqs } = await readFeed(new URL("feed", url).href, 1);
+    deepEqual(seqs, [0]);
+  } finally {
+    child.kill("SIGTERM");
+    equal((await child.status).code, 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 // ---- in a real browser --------------------------------------------------------
 
 const chromium = findChromium();
