@@ -179,6 +179,15 @@ Deno.test("viewer HTTP: strict CSP on every response, Host checked, other origin
     403,
   );
   equal(viewer.stats.refusedOrigin, 2);
+  // A page that goes away leaves no feed behind; HEAD opens none.
+  equal(await status(await fetch(base + "feed", { method: "HEAD" })), 200);
+  const open = await fetch(base + "feed");
+  equal(viewer.stats.feeds, 1);
+  await open.body!.cancel();
+  for (let i = 0; i < 100 && viewer.stats.feeds > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  equal(viewer.stats.feeds, 0);
   // DNS rebinding: a name that resolves here but is not this server (fetch
   // sets Host itself, so this request is written by hand).
   const { port } = viewer.httpAddr;

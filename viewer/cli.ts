@@ -2,7 +2,10 @@
 // `pysocklog view`: the command line of the viewer (cli.ts dispatches here).
 
 import { parseArgs } from "node:util";
-import { DEFAULT_TCP_LOGGING_PORT, DEFAULT_UDP_LOGGING_PORT } from "../mod.ts";
+import {
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
+} from "../record.ts";
 import type { ListenOptions } from "../receiver.ts";
 import {
   DEFAULT_BUFFER_RECORDS,

@@ -17,7 +17,10 @@ import {
   type ReceivedRecord,
   type Receiver,
 } from "../receiver.ts";
-import { DEFAULT_TCP_LOGGING_PORT, DEFAULT_UDP_LOGGING_PORT } from "../mod.ts";
+import {
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
+} from "../record.ts";
 import { APP_JS, INDEX_HTML, STYLE_CSS } from "./_assets.ts";
 import { renderRecord } from "./_render.ts";
 
@@ -423,6 +426,11 @@ class ViewerImpl implements Viewer {
       this.#stats.refusedOrigin++;
       return text(403, "pysocklog view: the feed serves this page only");
     }
+    if (request.method === "HEAD") {
+      return new Response(null, {
+        headers: headers("text/event-stream; charset=utf-8"),
+      });
+    }
     if (this.#feeds.size >= MAX_FEED_CLIENTS || this.#closed) {
       this.#stats.refusedBusy++;
       return text(503, "pysocklog view: too many pages open");
@@ -465,7 +473,7 @@ class ViewerImpl implements Viewer {
       highWaterMark: MAX_FEED_QUEUE_BYTES,
       size: (chunk) => chunk.byteLength,
     });
-    return new Response(request.method === "HEAD" ? null : body, {
+    return new Response(body, {
       headers: headers("text/event-stream; charset=utf-8"),
     });
   }
