@@ -59,6 +59,7 @@
   const token = new URLSearchParams(location.search).get("token");
 
   const viewport = $("viewport");
+  const emptyEl = $("empty");
   const spacer = $("spacer");
   const statusEl = $("status");
   const treeEl = $("tree");
@@ -299,7 +300,7 @@
         const k = firstAfter(shown, lastGone);
         if (k > 0) {
           shown = shown.slice(k);
-          if (!follow) viewport.scrollTop -= k * ROW_HEIGHT;
+          if (!follow) scrollTop = Math.max(0, scrollTop - k * ROW_HEIGHT);
         }
         if (selected && selected.id <= lastGone) select(null);
       }
@@ -366,7 +367,7 @@
         return inner;
       });
     spacer.append(row);
-    return { row, cells, entry: null, top: -1 };
+    return { row, cells, entry: null, top: -1, selected: false };
   }
 
   function fill(slot, e) {
@@ -387,52 +388,85 @@
     slot.entry = e;
   }
 
+  // Geometry known without asking the browser, so that a draw makes all its
+  // changes first and forces at most one layout (setting scrollTop last).
+  let viewportHeight = viewport.clientHeight;
+  let spacerHeight = 0;
+  /** Where the table is scrolled to (what draw() shows). */
+  let scrollTop = 0;
+  /** The scrollTop the browser last had from us or reported. */
+  let appliedTop = 0;
+
   function draw() {
     renderQueued = false;
-    const force = forceRedraw;
+    let force = forceRedraw;
     forceRedraw = false;
     const total = shown.length;
-    spacer.style.height = total * ROW_HEIGHT + "px";
-    $("empty").hidden = records.length > 0;
-    if (follow) viewport.scrollTop = viewport.scrollHeight;
-    const top = viewport.scrollTop;
-    const height = viewport.clientHeight;
-    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const full = total * ROW_HEIGHT;
+    const maxTop = Math.max(0, full - viewportHeight);
+    scrollTop = follow ? maxTop : Math.min(scrollTop, maxTop);
+    const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(
       total,
-      Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN,
+      Math.ceil((scrollTop + viewportHeight) / ROW_HEIGHT) + OVERSCAN,
     );
-    const need = Math.max(0, last - first);
-    while (pool.length < need) pool.push(makeRow());
-    for (let i = 0; i < pool.length; i++) {
+    if (pool.length < last - first) {
+      while (pool.length < last - first) pool.push(makeRow());
+      force = true; // the ring's size changed: every row moves
+    }
+    // Row j of the table is drawn by pool[j % pool.length]: scrolling by a
+    // row redraws one row, not all of them.
+    const n = pool.length;
+    for (let i = 0; i < n; i++) {
       const slot = pool[i];
-      if (i >= need) {
+      let j = first + ((i - first) % n + n) % n;
+      if (j >= last) j = -1;
+      if (j < 0) {
         if (slot.entry !== null) {
           slot.row.hidden = true;
           slot.entry = null;
         }
         continue;
       }
-      const e = shown[first + i];
+      const e = shown[j];
       if (force || slot.entry !== e) {
         fill(slot, e);
         slot.row.hidden = false;
       }
-      const y = (first + i) * ROW_HEIGHT;
+      const y = j * ROW_HEIGHT;
       if (slot.top !== y) {
         slot.top = y;
         slot.row.style.transform = "translateY(" + y + "px)";
       }
-      slot.row.classList.toggle("selected", e === selected);
+      const isSelected = e === selected;
+      if (slot.selected !== isSelected) {
+        slot.selected = isSelected;
+        slot.row.classList.toggle("selected", isSelected);
+      }
+    }
+    if (full !== spacerHeight) {
+      spacerHeight = full;
+      spacer.style.height = full + "px";
+    }
+    const empty = records.length > 0;
+    if (emptyEl.hidden !== empty) emptyEl.hidden = empty;
+    if (scrollTop !== appliedTop) {
+      appliedTop = scrollTop;
+      viewport.scrollTop = scrollTop;
     }
   }
 
   viewport.addEventListener("scroll", () => {
-    const bottom = viewport.scrollHeight - viewport.clientHeight;
-    follow = viewport.scrollTop >= bottom - ROW_HEIGHT;
+    const top = viewport.scrollTop;
+    if (top === appliedTop) return; // our own
+    appliedTop = scrollTop = top;
+    follow = top >= spacerHeight - viewportHeight - ROW_HEIGHT;
     render(false);
   }, { passive: true });
-  addEventListener("resize", () => render(false));
+  new ResizeObserver(() => {
+    viewportHeight = viewport.clientHeight;
+    render(false);
+  }).observe(viewport);
 
   spacer.addEventListener("click", (ev) => {
     const row = ev.target.closest(".row");
