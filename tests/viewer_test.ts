@@ -1068,6 +1068,26 @@ async function load(browser: Browser) {
     const domNodes = await page.eval<number>(
       `document.getElementsByTagName("*").length`,
     );
+    // Scrolled back with the wheel, the drawn rows are the right ones: the
+    // senders' sequence numbers run on without a gap or a repeat.
+    await page.send("Input.dispatchMouseEvent", {
+      type: "mouseWheel",
+      x: 700,
+      y: 300,
+      deltaX: 0,
+      deltaY: -123_456,
+    });
+    await page.waitFor(
+      `document.getElementById("viewport").scrollTop < 390000`,
+    );
+    await page.eval(
+      `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`,
+    );
+    const seqs = (await rows(page)).map((r) =>
+      Number(/^request (\d+) /.exec(r.msg)?.[1])
+    );
+    ok(seqs.length > 10, `${seqs.length} rows drawn`);
+    deepEqual(seqs, seqs.map((_, i) => seqs[0] + i));
     const frames = perf.frames.slice(1).sort((a, b) => a - b);
     const longTotal = long.reduce((a, b) => a + b, 0);
     const figures = {
