@@ -74,6 +74,7 @@
   let newWhilePaused = 0;
   let minLevel = 0;
   let search = "";
+  /** The record in the detail pane; it stays there when filters or the buffer drop it. */
   let selected = null;
   let follow = true;
   let received = 0;
@@ -253,7 +254,6 @@
   function refilter() {
     if (paused) return;
     shown = records.filter(matches);
-    if (selected && !matches(selected)) select(null);
     render(true);
   }
 
@@ -302,7 +302,6 @@
           shown = shown.slice(k);
           if (!follow) scrollTop = Math.max(0, scrollTop - k * ROW_HEIGHT);
         }
-        if (selected && selected.id <= lastGone) select(null);
       }
     }
     if (!paused) render(false);
