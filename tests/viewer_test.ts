@@ -13,7 +13,11 @@ import {
   serveViewer,
   type Viewer,
 } from "../viewer/server.ts";
-import { MAX_RECORD_CHARS, renderRecord } from "../viewer/_render.ts";
+import {
+  MAX_RECORD_CHARS,
+  MAX_STRING_CHARS,
+  renderRecord,
+} from "../viewer/_render.ts";
 import { APP_JS, INDEX_HTML, STYLE_CSS } from "../viewer/_assets.ts";
 import { DatagramHandler, SocketHandler } from "../mod.ts";
 
@@ -70,6 +74,13 @@ Deno.test("viewer renderRecord: bytes marked, big values as text, cycles and siz
   );
   ok(out.msg.length < MAX_RECORD_CHARS, "long strings are cut");
   match(out.msg, /more characters\)$/);
+  // The flat fast path: the same JSON, and long strings still cut.
+  const flat = { name: "a", n: 1.5, ok: true, none: null, "é": "ü" };
+  equal(renderRecord(flat), JSON.stringify(flat));
+  match(
+    JSON.parse(renderRecord({ msg: "y".repeat(MAX_STRING_CHARS + 5) })).msg,
+    /…\(5 more characters\)$/,
+  );
   // Shared references: 1,000 of the same list at each of 20 levels is
   // 1000^20 values when expanded; the budget stops the walk.
   let shared: unknown[] = [];
