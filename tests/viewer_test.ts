@@ -368,6 +368,10 @@ if (chromium === null) {
         () => origins(browser),
       );
       await t.step(
+        "large records: the page keeps at most MAX_BUFFER_CHARS of their JSON",
+        () => bigRecords(browser),
+      );
+      await t.step(
         "`pysocklog view` as a user runs it: prints the URL, receives UDP",
         () => cli(browser),
       );
@@ -914,6 +918,50 @@ async function origins(browser: Browser) {
     await waitReceived(page, 1);
     equal((await rows(page))[0].msg, "through the token");
     ok(open.stats.refusedToken >= 1);
+  } finally {
+    await page.close();
+  }
+}
+
+async function bigRecords(browser: Browser) {
+  await using viewer = await startViewer();
+  const page = await browser.newPage();
+  try {
+    await page.send("HeapProfiler.enable");
+    await page.goto(viewer.url);
+    await page.waitFor(
+      `document.getElementById("status").dataset.connected === "true"`,
+    );
+    await using handler = new SocketHandler("127.0.0.1", tcpPort(viewer));
+    // Seven strings of 30,000 characters (under the 32 KiB cut): a record
+    // of about 210,000 characters of JSON; 300 of them are twice the bound.
+    const part = "z".repeat(30_000);
+    const big = Object.fromEntries(
+      ["a", "b", "c", "d", "e", "f", "g"].map((k) => [k, part + k]),
+    );
+    const N = 300;
+    for (let i = 0; i < N; i++) {
+      handler.handle({
+        name: "big",
+        levelname: "INFO",
+        msg: `big ${i}`,
+        ...big,
+      });
+      if (i % 10 === 9) await handler.flush();
+    }
+    await handler.flush();
+    await page.waitFor(
+      `Number(document.getElementById("status").dataset.received) +
+        Number(document.getElementById("status").dataset.lost) >= ${N}`,
+      20_000,
+    );
+    await page.waitFor(`document.getElementById("status").dataset.kept < ${N}`);
+    const kept = Number((await pageStatus(page)).kept);
+    const fit = Math.floor(MAX_BUFFER_CHARS / 210_000);
+    ok(kept <= fit && kept > fit - 10, `${kept} records kept`);
+    equal((await rows(page)).at(-1)?.msg, `big ${N - 1}`);
+    const heap = await heapAfterGc(page);
+    ok(heap < MAX_BUFFER_CHARS * 2, `heap ${heap} bytes`);
   } finally {
     await page.close();
   }
