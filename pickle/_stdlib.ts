@@ -15,7 +15,7 @@
 
 import { PickleGlobal, PickleObject } from "./_inert.ts";
 import { dateForm } from "./_datetime.ts";
-import { latin1Bytes } from "./_text.ts";
+import { latin1, latin1Bytes } from "./_text.ts";
 
 /**
  * A Python `decimal.Decimal`, kept as its exact text.
@@ -481,12 +481,5 @@ function copyDict(
 export function bytesToJSON(bytes: Uint8Array): { $bytes: string } {
   const b = bytes as Uint8Array & { toBase64?: () => string };
   if (typeof b.toBase64 === "function") return { $bytes: b.toBase64() };
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x2000) {
-    s += String.fromCharCode.apply(
-      null,
-      bytes.subarray(i, i + 0x2000) as unknown as number[],
-    );
-  }
-  return { $bytes: btoa(s) };
+  return { $bytes: btoa(latin1(bytes)) };
 }

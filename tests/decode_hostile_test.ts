@@ -46,6 +46,8 @@ Deno.test("the 16 MB frame of 1,600 LONG4 ints of 10,000 bytes reads right (time
   ok(frame.length < 16 * 1024 * 1024);
   const got = loads(frame) as bigint[];
   equal(got.length, 1600);
+  // A budget below its size refuses it before reading anything.
+  expectDecodeError(frame, /maxWork/, { maxWork: 1_000_000 });
   // A few against the slow, obviously right reading (one byte at a time).
   for (const i of [0, 799, 1599]) {
     const at = 3 + i * 10_005 + 5;
