@@ -78,6 +78,8 @@ export class Decoder {
   fresh: object | null = null;
   /** The memo slot holding `fresh`, or -1. */
   freshMemo = -1;
+  /** Plain dicts and lists made from collections' calls (BUILD drops state). */
+  plainForms: WeakSet<object> | null = null;
   /** `fresh` and `freshMemo` of the enclosing MARK levels. */
   readonly freshSaved: (object | null)[] = [];
   readonly freshMemoSaved: number[] = [];
@@ -393,7 +395,16 @@ export class Decoder {
     }
     if (!Array.isArray(args)) fail("Call arguments are not a tuple");
     const data = callForm(callable, args, this.charger());
-    if (data !== undefined) return data;
+    if (data !== undefined) {
+      // OrderedDict, defaultdict, Counter and deque made as a plain dict or
+      // list: their attributes (BUILD) have nowhere to go and are dropped.
+      if (
+        Array.isArray(data) || data instanceof Map ||
+        (typeof data === "object" && data !== null &&
+          Object.getPrototypeOf(data) === Object.prototype)
+      ) (this.plainForms ??= new WeakSet()).add(data);
+      return data;
+    }
     this.charge(args.length);
     return new PickleObject(callable, [...args]);
   }
@@ -696,8 +707,9 @@ export class Decoder {
           const state = this.pop();
           const obj = this.top();
           if (obj instanceof PickleObject) obj.state = state;
-          // CPython sets no state that is None (OrderedDict, defaultdict).
-          else if (state !== null) {
+          // CPython sets no state that is None; a collection read as a
+          // plain dict or list has nowhere to keep its attributes.
+          else if (state !== null && !this.plainForms?.has(obj as object)) {
             fail("BUILD on something that is not an object");
           }
           break;

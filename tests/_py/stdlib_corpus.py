@@ -103,6 +103,8 @@ for name, u in [("uuid4", uuid.uuid4()), ("uuid1", uuid.uuid1()), ("uuid nil", u
     case(name, "uuid", u, {"hex": u.hex})
 od = collections.OrderedDict([("b", 1), ("a", [1, 2]), ("__proto__", "data")])
 case("OrderedDict", "dict", od, {"items": list(od.items())}, str(od))
+oda = collections.OrderedDict(k="v"); oda.attr = "dropped"  # BUILD of its __dict__
+case("OrderedDict with an attribute", "dict", oda, {"items": list(oda.items())}, str(oda))
 dd = collections.defaultdict(list, {"x": [1], "y": []})
 case("defaultdict", "dict", dd, {"items": list(dd.items())}, str(dd))
 cn = collections.Counter("abracadabra")
