@@ -658,6 +658,13 @@ export abstract class Handler implements AsyncDisposable {
     this.wake();
   }
 
+  /** Runs the send loop (again, if it ended): the transport has frames to give back. */
+  protected kick(): void {
+    if (this.#closed) return;
+    if (this.#loop === null) this.#loop = this.#run();
+    else this.wake();
+  }
+
   /**
    * Drops every queued record (not the batch being written): counted, and
    * announced by a drop notice unless `reason` is null.

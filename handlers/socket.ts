@@ -449,6 +449,10 @@ export class SocketHandler extends Handler {
   protected override closeTransport(): void {
     clearTimeout(this.#retryTimer);
     this.#drop(this.sock);
+    // Frames of lost connections not sent again by now are dropped.
+    for (const conn of this.#lost.splice(0)) {
+      this.unsent(conn.takeUnwritten().lengths.length, "close timeout");
+    }
     this.#io?.terminate();
     this.#io = null;
   }
@@ -541,6 +545,7 @@ export class SocketHandler extends Handler {
         this.unsent(remote.takeUnwritten().lengths.length, "close timeout");
       } else {
         this.#lost.push(remote);
+        this.kick(); // the loop may have ended (closing, queue empty)
       }
     }
     if (this.sock === conn) {

@@ -177,3 +177,52 @@ Deno.test("connection lost while the I/O worker's ring is full: what it held is 
   ok(seq - seen.length < 5_000, `${seq - seen.length} lost`);
   equal(seen.at(-1), seq - 1);
 });
+
+Deno.test("connection lost while close() waits for the I/O worker's ring: close() reconnects and sends what the ring held", async () => {
+  let rx = await CountReceiver.start(0, true);
+  const port = rx.port;
+  const h = new SocketHandler("127.0.0.1", port, {
+    retryStart: 0.05,
+    retryMax: 0.1,
+  });
+  const pad = "r".repeat(1000);
+  const seen: number[] = [];
+  const n = 5_000; // fits in the kernel's buffers and the 8 MiB ring
+  try {
+    await h.flush(); // connected
+    await sleep(200);
+    rx.signal("SIGSTOP");
+    for (let i = 0; i < n; i++) h.handle({ msg: pad, seq: i });
+    await sleep(200);
+    equal(h.stats.queued, 0, "everything went to the ring");
+    const closed = h.close(); // waits for the ring; the send loop has ended
+    await sleep(100);
+    await rx.stop(); // SIGKILL
+    seen.push(...rx.seen);
+    await sleep(300);
+    rx = await CountReceiver.start(port, true);
+    await closed;
+    await sleep(300);
+  } finally {
+    await h.close();
+    await rx.stop();
+    seen.push(...rx.seen);
+  }
+  const unique = new Set(seen);
+  equal(unique.size, seen.length, "no duplicate");
+  for (let i = 1; i < seen.length; i++) {
+    ok(seen[i] > seen[i - 1], `in order at ${i}`);
+  }
+  console.log(
+    `emitted ${n}, delivered ${seen.length}, lost in the killed receiver's kernel ${
+      n - seen.length
+    }, dropped ${h.stats.dropped}`,
+  );
+  equal(h.stats.dropped, 0);
+  equal(h.stats.sent, n);
+  equal(
+    seen.at(-1),
+    n - 1,
+    "the ring's frames were sent on the new connection",
+  );
+});
