@@ -193,6 +193,8 @@ export class WorkerConn {
   #head = 0;
   /** Where the first frame not known to be wholly written starts (absolute, mod 2^32). */
   #frameStart = 0;
+  /** Where that frame ends, when it is larger than the ring (its start is written over). */
+  #bigEnd: number | null = null;
   #lostError: Error | null = null;
   #roomWaiter:
     | {
@@ -234,17 +236,28 @@ export class WorkerConn {
    * to count what a lost connection loses.
    */
   #advance(tail: number): void {
-    const ring = this.#io.ring;
-    const size = ring.length;
+    if (this.#bigEnd !== null) {
+      if (((this.#bigEnd - tail) | 0) > 0) return;
+      this.#frameStart = this.#bigEnd;
+      this.#bigEnd = null;
+    }
     let pos = this.#frameStart;
-    while (pos !== this.#head) {
-      let len = 0;
-      for (let k = 0; k < 4; k++) len = len * 256 + ring[(pos + k) % size];
-      const end = (pos + 4 + len) >>> 0;
-      if (((end - tail) | 0) > 0) break;
+    for (;;) {
+      const end = this.#frameEnd(pos);
+      if (end === -1 || ((end - tail) | 0) > 0) break;
       pos = end;
     }
     this.#frameStart = pos;
+  }
+
+  /** Where the frame starting at `pos` ends, or -1 when its length prefix is not wholly in the ring yet. */
+  #frameEnd(pos: number): number {
+    if (((this.#head - pos) >>> 0) < 4) return -1;
+    const ring = this.#io.ring;
+    const size = ring.length;
+    let len = 0;
+    for (let k = 0; k < 4; k++) len = len * 256 + ring[(pos + k) % size];
+    return (pos + 4 + len) >>> 0;
   }
 
   /** Copies as much of `data` as the ring has room for; returns how much. */
@@ -253,7 +266,16 @@ export class WorkerConn {
     const size = ring.length;
     const tail = Atomics.load(this.#io.ctl, CTL.TAIL) >>> 0;
     this.#advance(tail);
-    const room = size - ((this.#head - this.#frameStart) >>> 0);
+    let room = size - ((this.#head - this.#frameStart) >>> 0);
+    if (room === 0 && this.#bigEnd === null) {
+      const end = this.#frameEnd(this.#frameStart);
+      if (end !== -1 && ((end - this.#head) | 0) > 0) {
+        // The first frame not yet written is larger than the ring: remember
+        // where it ends, for its length prefix will be written over.
+        this.#bigEnd = end;
+      }
+    }
+    if (this.#bigEnd !== null) room = size - ((this.#head - tail) >>> 0);
     const n = Math.min(room, data.length);
     if (n === 0) return 0;
     const start = this.#head % size;
@@ -303,19 +325,28 @@ export class WorkerConn {
    * copied out, once: what a lost connection did not send. (A frame only
    * partly in the ring is sent again by the handler, from its batch.)
    */
-  takeUnwritten(): { data: Uint8Array; lengths: number[] } {
+  takeUnwritten(): { data: Uint8Array; lengths: number[]; lost: number } {
     const ring = this.#io.ring;
     const size = ring.length;
     this.#advance(Atomics.load(this.#io.ctl, CTL.TAIL) >>> 0);
-    const start = this.#frameStart;
+    let start = this.#frameStart;
+    let lost = 0;
+    if (this.#bigEnd !== null) {
+      // A frame larger than the ring, its start written over: wholly in
+      // the ring, it cannot be sent again (lost); partly, the handler
+      // sends it again from its batch.
+      if (((this.#bigEnd - this.#head) | 0) > 0) start = this.#head;
+      else {
+        lost = 1;
+        start = this.#bigEnd;
+      }
+    }
     let pos = start;
     const lengths: number[] = [];
-    while (pos !== this.#head) {
-      let len = 0;
-      for (let k = 0; k < 4; k++) len = len * 256 + ring[(pos + k) % size];
-      const end = (pos + 4 + len) >>> 0;
-      if (((end - this.#head) | 0) > 0) break; // partly in the ring
-      lengths.push(4 + len);
+    for (;;) {
+      const end = this.#frameEnd(pos);
+      if (end === -1 || ((end - this.#head) | 0) > 0) break; // partly in the ring
+      lengths.push((end - pos) >>> 0);
       pos = end;
     }
     const bytes = (pos - start) >>> 0;
@@ -325,7 +356,8 @@ export class WorkerConn {
     data.set(ring.subarray(s0, s0 + first));
     if (bytes > first) data.set(ring.subarray(0, bytes - first), first);
     this.#frameStart = this.#head;
-    return { data, lengths };
+    this.#bigEnd = null;
+    return { data, lengths, lost };
   }
 
   /** The worker lost the connection (or the handler closed it). */

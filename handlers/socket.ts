@@ -451,7 +451,8 @@ export class SocketHandler extends Handler {
     this.#drop(this.sock);
     // Frames of lost connections not sent again by now are dropped.
     for (const conn of this.#lost.splice(0)) {
-      this.unsent(conn.takeUnwritten().lengths.length, "close timeout");
+      const r = conn.takeUnwritten();
+      this.unsent(r.lengths.length + r.lost, "close timeout");
     }
     this.#io?.terminate();
     this.#io = null;
@@ -476,6 +477,7 @@ export class SocketHandler extends Handler {
     const conn = this.#lost.shift();
     if (conn === undefined) return null;
     const r = conn.takeUnwritten();
+    this.unsent(r.lost, "connection lost"); // a frame larger than the ring
     // Two lost connections in a row (rare): the older one's frames first.
     const next = this.recoverTransport();
     if (next === null || next.lengths.length === 0) return r;
@@ -542,7 +544,8 @@ export class SocketHandler extends Handler {
       // Frames the worker had not written when the connection went: sent
       // again on the next one, or, once closed, counted as dropped.
       if (this.closed) {
-        this.unsent(remote.takeUnwritten().lengths.length, "close timeout");
+        const r = remote.takeUnwritten();
+        this.unsent(r.lengths.length + r.lost, "close timeout");
       } else {
         this.#lost.push(remote);
         this.kick(); // the loop may have ended (closing, queue empty)

@@ -226,3 +226,24 @@ Deno.test("connection lost while close() waits for the I/O worker's ring: close(
     "the ring's frames were sent on the new connection",
   );
 });
+
+Deno.test("records larger than the I/O worker's 8 MiB ring are delivered, in order with the rest", async () => {
+  const rx = await CountReceiver.start(0, true);
+  const h = new SocketHandler("127.0.0.1", rx.port);
+  const huge = "h".repeat(20 * 1024 * 1024);
+  try {
+    let seq = 0;
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 100; i++) h.handle({ msg: "small", seq: seq++ });
+      h.handle({ msg: huge, seq: seq++ });
+    }
+    equal(await h.flush({ timeout: 30_000 }), true, "flushed");
+    const c = await rx.waitFor(seq, 30_000);
+    equal(c.records, seq);
+    equal(c.seq_errors, 0);
+    equal(h.stats.dropped, 0);
+  } finally {
+    await h.close();
+    await rx.stop();
+  }
+});
