@@ -16,6 +16,44 @@ const MAX_UTF8_PER_UNIT = 3;
 
 const textEncoder = new TextEncoder();
 
+// ---- The string cache -----------------------------------------------------
+// Strings that repeat from pickle to pickle (logger names, paths, function
+// names, dict keys) kept as ready BINUNICODE bytes, keyed by the string. The
+// bytes live end to end in one arena and the map holds a small integer (the
+// place and length, packed), so an entry allocates nothing of its own. When
+// the arena or the map is full, both start over: the cache is bounded, and
+// a workload that moves on to new strings soon has them cached instead.
+
+/** `X` (BINUNICODE), as pickle/_opcodes.ts names it (kept local: no import cycle). */
+const BINUNICODE_OP = 0x58;
+/** Longest string (in UTF-16 units) the cache keeps. */
+const MAX_CACHED_UNITS = 128;
+/** Bits of an entry that hold the length of its bytes (5 + 3 per unit fits). */
+const CACHED_LENGTH_BITS = 10;
+const MAX_CACHED_BYTES_MASK = (1 << CACHED_LENGTH_BITS) - 1;
+/** Bytes of the arena (the place of an entry fits in 31 - 10 bits). */
+const CACHE_ARENA_BYTES = 256 * 1024;
+/** Most strings the cache holds. */
+const MAX_CACHED_STRINGS = 8192;
+
+const strCache = new Map<string, number>();
+const cacheArena = new Uint8Array(CACHE_ARENA_BYTES);
+let cacheUsed = 0;
+
+/** Keeps `buf[from, to)`, the whole opcode of `s`, in the string cache. */
+function keep(s: string, buf: Uint8Array, from: number, to: number): void {
+  const n = to - from;
+  if (
+    cacheUsed + n > CACHE_ARENA_BYTES || strCache.size >= MAX_CACHED_STRINGS
+  ) {
+    strCache.clear();
+    cacheUsed = 0;
+  }
+  const at = cacheUsed;
+  for (let i = from; i < to; i++) cacheArena[cacheUsed++] = buf[i];
+  strCache.set(s, at * (1 << CACHED_LENGTH_BITS) + n);
+}
+
 /**
  * An output buffer that hands out its results as views of a slab. The
  * result being written is `buf[start..pos]`; {@linkcode Writer.take} returns
@@ -161,6 +199,34 @@ export class Writer {
       }
     }
     return p;
+  }
+
+  /**
+   * Writes `s` as a whole BINUNICODE opcode (`X`, length, UTF-8), copying
+   * its bytes from the string cache when `s` was written this way before:
+   * for strings that repeat (names, paths, keys). See {@linkcode StrCache}.
+   */
+  cachedStr(s: string): void {
+    const hit = strCache.get(s);
+    if (hit !== undefined) {
+      const n = hit & MAX_CACHED_BYTES_MASK;
+      this.ensure(n);
+      const buf = this.buf;
+      const arena = cacheArena;
+      let p = this.pos;
+      for (let i = hit >>> CACHED_LENGTH_BITS, end = i + n; i < end; i++) {
+        buf[p++] = arena[i];
+      }
+      this.pos = p;
+      return;
+    }
+    // From the result's start: a full slab moves the result to a new one.
+    const at = this.pos - this.start;
+    this.byte(BINUNICODE_OP);
+    this.lengthPrefixedUtf8(s);
+    if (s.length <= MAX_CACHED_UNITS) {
+      keep(s, this.buf, this.start + at, this.pos);
+    }
   }
 
   /** The result written since the last take, as a view; the next one starts after it. */

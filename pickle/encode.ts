@@ -418,41 +418,89 @@ function writeInt(w: Writer, n: number): void {
     w.byte(op.BININT);
     w.int32le(n);
   } else {
-    writeLong(w, BigInt(n));
+    writeSafeLong(w, n);
   }
 }
 
-/** LONG1/LONG4: minimal two's-complement little-endian bytes, as `encode_long`. */
+/**
+ * LONG1/LONG4 of a bigint: minimal two's-complement little-endian bytes, as
+ * CPython's `encode_long`. A bigint in the safe range takes the number path.
+ */
 function writeLong(w: Writer, x: bigint): void {
-  if (x === 0n) {
-    w.bytes2(op.LONG1, 0);
+  if (x >= -MAX_SAFE_BIG && x <= MAX_SAFE_BIG) {
+    writeSafeLong(w, Number(x));
     return;
   }
-  const abs = x < 0n ? -x : x;
-  const absHex = abs.toString(16);
-  const bitLength = (absHex.length - 1) * 4 +
-    (32 - Math.clz32(parseInt(absHex[0], 16)));
-  let nbytes = (bitLength >> 3) + 1;
-  const unsigned = x < 0n ? (1n << BigInt(nbytes * 8)) + x : x;
-  const hex = unsigned.toString(16).padStart(nbytes * 2, "0");
-  const bytes = new Uint8Array(nbytes);
-  for (let i = 0; i < nbytes; i++) {
-    const at = hex.length - 2 * (i + 1);
-    bytes[i] = parseInt(hex.slice(at, at + 2), 16);
+  // The magnitude's bytes from its hex digits (one string, no BigInt
+  // arithmetic: each BigInt operation allocates), then negated in place.
+  const neg = x < 0n;
+  const hex = (neg ? -x : x).toString(16);
+  const digits = hex.length;
+  const n = (digits + 1) >> 1;
+  const bytes = longScratch.length > n ? longScratch : new Uint8Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const at = digits - 2 * i;
+    const lo = hexValue(hex.charCodeAt(at - 1));
+    const hi = at >= 2 ? hexValue(hex.charCodeAt(at - 2)) : 0;
+    bytes[i] = (hi << 4) | lo;
   }
-  if (
-    x < 0n && nbytes > 1 && bytes[nbytes - 1] === 0xff &&
-    (bytes[nbytes - 2] & 0x80) !== 0
-  ) {
-    nbytes--;
+  bytes[n] = 0; // room for the sign
+  if (neg) {
+    let carry = 1;
+    for (let i = 0; i <= n; i++) {
+      const b = (~bytes[i] & 0xff) + carry;
+      bytes[i] = b & 0xff;
+      carry = b >> 8;
+    }
   }
-  if (nbytes <= op.LONG1_MAX_BYTES) {
-    w.bytes2(op.LONG1, nbytes);
+  writeLongBytes(w, bytes, minimalLength(bytes, n + 1));
+}
+
+/** 2^53 - 1 as a bigint. */
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_32 = 2 ** 32;
+/** Scratch bytes of writeLong (a long longer than this gets its own). */
+const longScratch = new Uint8Array(64);
+
+function hexValue(c: number): number {
+  return c <= 0x39 ? c - 0x30 : c - 0x57; // 0-9, a-f
+}
+
+/** LONG1 of a safe integer past 32 bits, from its two 32-bit halves. */
+function writeSafeLong(w: Writer, n: number): void {
+  const hi = Math.floor(n / TWO_32); // exact: |n| < 2^53
+  const lo = n - hi * TWO_32; // 0 .. 2^32 - 1
+  const bytes = longScratch;
+  for (let i = 0, v = lo; i < 4; i++, v = Math.floor(v / 256)) {
+    bytes[i] = v & 0xff;
+  }
+  for (let i = 4, v = hi | 0; i < 8; i++, v >>= 8) bytes[i] = v & 0xff;
+  writeLongBytes(w, bytes, minimalLength(bytes, 8));
+}
+
+/** Drops the top bytes that only repeat the sign, as `encode_long`. */
+function minimalLength(bytes: Uint8Array, n: number): number {
+  while (n > 1) {
+    const top = bytes[n - 1];
+    const sign = bytes[n - 2] & 0x80;
+    if ((top === 0 && sign === 0) || (top === 0xff && sign !== 0)) n--;
+    else break;
+  }
+  return n;
+}
+
+function writeLongBytes(w: Writer, bytes: Uint8Array, n: number): void {
+  if (n <= op.LONG1_MAX_BYTES) {
+    w.bytes2(op.LONG1, n);
   } else {
     w.byte(op.LONG4);
-    w.int32le(nbytes);
+    w.int32le(n);
   }
-  w.raw(bytes.subarray(0, nbytes));
+  w.ensure(n);
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  w.pos = p;
 }
 
 /** bytes in CPython's own protocol-2 form: `_codecs.encode(latin1_str, "latin1")`. */

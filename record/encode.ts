@@ -22,7 +22,6 @@ import {
   releaseWriter,
   writeFloat,
   writeScalar,
-  writeStr,
   writeValue,
 } from "../pickle/encode.ts";
 import { keyIndex, RECORD_KEY_SET, RECORD_KEYS } from "./_keys.ts";
@@ -111,6 +110,8 @@ export function writeFrame(
 
 /** The record writeRecordFrame sets for each partial record; never handed out. */
 const scratch = shell();
+/** Whether writeRecordFrame is under way (a value's toString may log again). */
+let busy = false;
 
 /** Writes a record's frame; writes nothing and returns false below `minLevel`. */
 function writeRecordFrame(
@@ -122,16 +123,137 @@ function writeRecordFrame(
     if ((record.levelno as number) < minLevel) return false;
     beginFrame(w);
     writeRecordPickle(w, record);
-  } else {
-    setStandard(scratch, record);
-    if (scratch.levelno < minLevel) return false;
+  } else if (busy) {
+    // Called again from a value's toString: the scratch state is in use.
+    const full = fill(record);
+    if (full.levelno < minLevel) return false;
     beginFrame(w);
-    if (!writeStandardRecord(w, scratch, record)) {
-      writeRecordPickle(w, fill(record));
+    writeRecordPickle(w, full);
+  } else {
+    busy = true;
+    try {
+      const plain = readPartial(record);
+      setStandard(scratch, plain ? flat : record);
+      if (scratch.levelno < minLevel) return false;
+      beginFrame(w);
+      if (!writeStandardRecord(w, scratch, plain ? null : record)) {
+        writeRecordPickle(w, fill(record));
+      }
+    } finally {
+      busy = false;
     }
   }
   endFrame(w);
   return true;
+}
+
+// ---- A partial record read in one pass ------------------------------------
+// Records of many shapes (each set of extras is a hidden class of its own)
+// make every named load in setStandard megamorphic: 21 of them cost about
+// 1 µs a record on the varied corpus. One for-in pass instead copies the
+// standard values into `flat` (one shape, so setStandard's loads are
+// monomorphic) and the extras into two arrays, written in the same order.
+
+/** The standard keys of the partial record being written; unset ones undefined. */
+const flat: Record<string, unknown> = Object.fromEntries(
+  RECORD_KEYS.map((key) => [key, undefined]),
+);
+/** The extras of the partial record being written: `extraCount` of them. */
+const extraKeys: string[] = [];
+const extraValues: unknown[] = [];
+let extraCount = 0;
+
+/**
+ * Reads a plain partial record into `flat` and the extras. Returns false
+ * (and the record is read as it is) for one whose prototype is not
+ * Object's (a getter there counts too), or whose extras the general path
+ * must order (array-index keys, `__proto__`, a thousand keys).
+ */
+function readPartial(init: LogRecordInit): boolean {
+  const proto = Object.getPrototypeOf(init);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const f = flat;
+  f.name =
+    f.msg =
+    f.args =
+    f.levelname =
+    f.levelno =
+    f.pathname =
+      undefined;
+  f.filename =
+    f.module =
+    f.exc_info =
+    f.exc_text =
+    f.stack_info =
+      undefined;
+  f.lineno =
+    f.funcName =
+    f.created =
+    f.msecs =
+      undefined;
+  f.relativeCreated =
+    f.thread =
+    f.threadName =
+    f.processName =
+      undefined;
+  f.process = f.taskName = undefined;
+  let n = 0;
+  for (const key in init) {
+    if (!Object.hasOwn(init, key)) continue;
+    const v = init[key];
+    switch (key) {
+      case "name":
+      case "msg":
+      case "args":
+      case "levelname":
+      case "levelno":
+      case "pathname":
+      case "filename":
+      case "module":
+      case "exc_info":
+      case "exc_text":
+      case "stack_info":
+      case "lineno":
+      case "funcName":
+      case "created":
+      case "msecs":
+      case "relativeCreated":
+      case "thread":
+      case "threadName":
+      case "processName":
+      case "process":
+      case "taskName":
+        f[key] = v;
+        continue;
+      case "message":
+        continue;
+    }
+    if (
+      key === "__proto__" || isIndexKey(key) ||
+      n + STANDARD_KEYS.length >= op.BATCH_SIZE - 1
+    ) return false;
+    extraKeys[n] = key;
+    extraValues[n] = v;
+    n++;
+  }
+  extraCount = n;
+  return true;
+}
+
+/** Writes the extras readPartial read, then forgets them. */
+function writeReadExtras(w: Writer): void {
+  let memo: Memo | null = null;
+  const n = extraCount;
+  try {
+    for (let i = 0; i < n; i++) {
+      // Memo 0 is the record's dict, which no value here can be.
+      memo = writeExtra(w, extraKeys[i], extraValues[i], memo, NOT_A_VALUE);
+    }
+  } finally {
+    for (let i = 0; i < n; i++) extraValues[i] = undefined;
+    extraCount = 0;
+    releaseMemo(memo);
+  }
 }
 
 /**
@@ -240,16 +362,15 @@ const RECORD_HEAD = new Uint8Array([
 
 // ---- The fast path: a record as makeLogRecord builds it -------------------
 //
-// Between the values that change with every record (msg, created, msecs,
-// relativeCreated) lie runs of keys whose values seldom change (a logger's
-// name; the level, source and function of a call; thread and process).
-// Each run is a block: its bytes are kept for the last few sets of values
-// seen, and copied whole when the values are the same (compared with ===).
+// The keys are fixed, so a record is a template: runs of ready key bytes
+// (with None for args and exc_info) between the values. The values are
+// written straight into the slab; the strings that repeat from record to
+// record (logger, level, source, function, thread) come from the writer's
+// string cache (pickle/_writer.ts), keyed by the string itself, so a new
+// logger or call site costs one cache entry, not a miss of a whole block
+// (the kept blocks were keyed by 4 sets of values: on 400 call sites they
+// missed, about 2.5 µs a record).
 
-/** Sets of values each block keeps bytes for (alternating loggers, levels). */
-const BLOCK_CACHE_SIZE = 4;
-/** A block longer than this is written each time, not kept. */
-const MAX_BLOCK_BYTES = 4096;
 /** Indexes into STANDARD_KEYS, derived from it. */
 const K_NAME = keyIndex("name");
 const K_MSG = keyIndex("msg");
@@ -257,61 +378,39 @@ const K_CREATED = keyIndex("created");
 const K_MSECS = keyIndex("msecs");
 const K_RELATIVE = keyIndex("relativeCreated");
 
-/** The bytes of one block for one set of values. */
-interface BlockBytes {
-  values: unknown[];
-  bytes: Uint8Array;
+/** The bytes of the keys `from` .. `to` (inclusive), with None after args and exc_info. */
+function keysBytes(from: number, to: number, head?: Uint8Array): Uint8Array {
+  const w = new Writer(1024);
+  if (head !== undefined) w.raw(head);
+  for (let k = from; k <= to; k++) {
+    w.raw(STANDARD_KEY_BYTES[k]);
+    if (k < to && STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
+  }
+  return w.take().slice();
 }
 
-/** The kept bytes of one block. */
-class Block {
-  readonly entries: BlockBytes[] = [];
-  next = 0;
-  /** Keys whose values the block holds and compares: those not always None. */
-  readonly keys: readonly number[];
-  /** Their names, for reading a record's values. */
-  readonly names: readonly string[];
-  /**
-   * @param first The first key the block writes.
-   * @param last The last key it writes (None ones included).
-   */
-  constructor(readonly first: number, readonly last: number) {
-    const keys: number[] = [];
-    for (let k = first; k <= last; k++) {
-      if (STANDARD_ACTIONS[k] !== AS_NONE) keys.push(k);
-    }
-    this.keys = keys;
-    this.names = keys.map((k) => STANDARD_KEYS[k]);
-    this.matches = compileMatcher(this.names);
-  }
-
-  /** Whether kept values equal the record's (===), one named load per key. */
-  readonly matches: (
-    values: readonly unknown[],
-    r: Readonly<Record<string, unknown>>,
-  ) => boolean;
-
-  /** Copies the bytes kept for the record's values, if any; returns whether it did. */
-  copy(w: Writer, r: Readonly<Record<string, unknown>>): boolean {
-    const matches = this.matches;
-    for (const e of this.entries) {
-      if (matches(e.values, r)) {
-        copy(w, e.bytes);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Keeps the bytes just written for these values. */
-  keep(values: unknown[], w: Writer, start: number): void {
-    const n = w.pos - start;
-    if (n > MAX_BLOCK_BYTES) return;
-    const entry = { values, bytes: w.buf.slice(start, w.pos) };
-    if (this.entries.length < BLOCK_CACHE_SIZE) this.entries.push(entry);
-    else this.entries[this.next] = entry;
-    this.next = (this.next + 1) % BLOCK_CACHE_SIZE;
-  }
+// The template's runs of ready bytes: each ends with the key of the next value.
+const T_NAME = keysBytes(K_NAME, K_NAME, RECORD_HEAD);
+const T_MSG = keysBytes(K_MSG, K_MSG);
+const T_LEVELNAME = keysBytes(keyIndex("args"), keyIndex("levelname"));
+const T_LEVELNO = keysBytes(keyIndex("levelno"), keyIndex("levelno"));
+const T_PATHNAME = keysBytes(keyIndex("pathname"), keyIndex("pathname"));
+const T_FILENAME = keysBytes(keyIndex("filename"), keyIndex("filename"));
+const T_MODULE = keysBytes(keyIndex("module"), keyIndex("module"));
+const T_EXC_TEXT = keysBytes(keyIndex("exc_info"), keyIndex("exc_text"));
+const T_STACK_INFO = keysBytes(keyIndex("stack_info"), keyIndex("stack_info"));
+const T_LINENO = keysBytes(keyIndex("lineno"), keyIndex("lineno"));
+const T_FUNCNAME = keysBytes(keyIndex("funcName"), keyIndex("funcName"));
+const T_THREAD = keysBytes(keyIndex("thread"), keyIndex("thread"));
+const T_THREADNAME = keysBytes(keyIndex("threadName"), keyIndex("threadName"));
+const T_PROCESSNAME = keysBytes(
+  keyIndex("processName"),
+  keyIndex("processName"),
+);
+const T_PROCESS = keysBytes(keyIndex("process"), keyIndex("process"));
+const T_TASKNAME = keysBytes(keyIndex("taskName"), keyIndex("taskName"));
+if (keyIndex("taskName") !== STANDARD_KEYS.length - 1) {
+  throw new Error("The record template must end with taskName");
 }
 
 /**
@@ -332,35 +431,25 @@ const TIMES_MSECS = TIMES_CREATED + 8 + STANDARD_KEY_BYTES[K_MSECS].length + 1;
 const TIMES_RELATIVE = TIMES_MSECS + 8 +
   STANDARD_KEY_BYTES[K_RELATIVE].length + 1;
 
-/** The logger's name. */
-const block1 = new Block(K_NAME, K_NAME);
-/** args (None) .. funcName: level, source and function of the call. */
-const block2 = new Block(keyIndex("args"), keyIndex("funcName"));
-/** thread .. taskName. */
-const block3 = new Block(keyIndex("thread"), keyIndex("taskName"));
-
-/**
- * `(v, r) => v[0] === r.levelname && v[1] === r.levelno && ...`, made from
- * the key names: V8 compiles each `r.key` to a named load, where a loop of
- * `r[names[i]]` is a keyed load (a record's frame: 240 -> 400 ns).
- */
-function compileMatcher(
-  names: readonly string[],
-): (
-  values: readonly unknown[],
-  r: Readonly<Record<string, unknown>>,
-) => boolean {
-  const test = names.map((name, i) => `v[${i}] === r[${JSON.stringify(name)}]`)
-    .join(" && ");
-  return new Function("v", "r", `return ${test};`) as (
-    values: readonly unknown[],
-    r: Readonly<Record<string, unknown>>,
-  ) => boolean;
-}
-
-/** Whether a value can be kept in a block (compared by ===, no memo). */
+/** Whether a value is written without the memo (not an object, or null). */
 function isScalar(v: unknown): boolean {
   return typeof v !== "object" || v === null;
+}
+
+/** Copies ready bytes (short: a loop beats `set`, which costs a call). */
+function seg(w: Writer, bytes: Uint8Array): void {
+  const n = bytes.length;
+  w.ensure(n);
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  w.pos = p;
+}
+
+/** A standard value that repeats: a string through the string cache. */
+function writeRepeating(w: Writer, v: unknown): void {
+  if (typeof v === "string") w.cachedStr(v);
+  else writeScalar(w, v);
 }
 
 /**
@@ -373,32 +462,59 @@ function writeStandardRecord(
   r: Readonly<Record<string, unknown>>,
   extras: Readonly<Record<string, unknown>> | null,
 ): boolean {
-  // Positions are kept from the result's start: a slab that fills up moves
-  // the result to a new one.
-  const start = w.pos - w.start;
-  // Block 1: the head, the logger name, the key of msg.
   const name = r.name;
-  if (!isScalar(name)) return false;
-  if (!block1.copy(w, r)) {
-    const at = w.pos - w.start;
-    w.ensure(RECORD_HEAD.length);
-    w.buf.set(RECORD_HEAD, w.pos);
-    w.pos += RECORD_HEAD.length;
-    writeKey(w, K_NAME);
-    writeScalar(w, name);
-    writeKey(w, K_MSG);
-    block1.keep([name], w, w.start + at);
-  }
-  writeMessage(w, r);
-  // Block 2: args (None), levelname .. funcName (exc_info, None, inside).
-  if (!block2.copy(w, r) && !writeBlock(w, r, block2)) {
-    w.pos = w.start + start;
-    return false;
-  }
-  // The times: always floats.
+  const levelname = r.levelname;
+  const levelno = r.levelno;
+  const pathname = r.pathname;
+  const filename = r.filename;
+  const module = r.module;
+  const excText = r.exc_text;
+  const stackInfo = r.stack_info;
+  const lineno = r.lineno;
+  const funcName = r.funcName;
   const created = r.created;
   const msecs = r.msecs;
   const relativeCreated = r.relativeCreated;
+  const thread = r.thread;
+  const threadName = r.threadName;
+  const processName = r.processName;
+  const process = r.process;
+  const taskName = r.taskName;
+  if (
+    !(isScalar(name) && isScalar(levelname) && isScalar(levelno) &&
+      isScalar(pathname) && isScalar(filename) && isScalar(module) &&
+      isScalar(excText) && isScalar(stackInfo) && isScalar(lineno) &&
+      isScalar(funcName) && isScalar(created) && isScalar(msecs) &&
+      isScalar(relativeCreated) && isScalar(thread) &&
+      isScalar(threadName) && isScalar(processName) && isScalar(process) &&
+      isScalar(taskName))
+  ) return false;
+  // Positions are kept from the result's start: a slab that fills up moves
+  // the result to a new one.
+  const start = w.pos - w.start;
+  seg(w, T_NAME);
+  writeRepeating(w, name);
+  seg(w, T_MSG);
+  writeMessage(w, r);
+  seg(w, T_LEVELNAME);
+  writeRepeating(w, levelname);
+  seg(w, T_LEVELNO);
+  writeScalar(w, levelno);
+  seg(w, T_PATHNAME);
+  writeRepeating(w, pathname);
+  seg(w, T_FILENAME);
+  writeRepeating(w, filename);
+  seg(w, T_MODULE);
+  writeRepeating(w, module);
+  seg(w, T_EXC_TEXT);
+  writeScalar(w, excText);
+  seg(w, T_STACK_INFO);
+  writeScalar(w, stackInfo);
+  seg(w, T_LINENO);
+  writeScalar(w, lineno);
+  seg(w, T_FUNCNAME);
+  writeRepeating(w, funcName);
+  // The times: always floats.
   if (
     typeof created === "number" && typeof msecs === "number" &&
     typeof relativeCreated === "number"
@@ -415,21 +531,23 @@ function writeStandardRecord(
       writeKey(w, k);
       const v = r[STANDARD_KEYS[k]];
       if (typeof v === "number") writeFloat(w, v);
-      else if (isScalar(v)) writeScalar(w, v);
-      else {
-        w.pos = w.start + start;
-        return false;
-      }
+      else writeScalar(w, v);
     }
   }
-  // Block 3: thread .. taskName.
-  if (!block3.copy(w, r) && !writeBlock(w, r, block3)) {
-    w.pos = w.start + start;
-    return false;
-  }
-  if (extras !== null) {
-    // The extra keys of the partial record the standard ones were set from.
-    if (!writeExtras(w, extras)) {
+  seg(w, T_THREAD);
+  writeScalar(w, thread);
+  seg(w, T_THREADNAME);
+  writeRepeating(w, threadName);
+  seg(w, T_PROCESSNAME);
+  writeRepeating(w, processName);
+  seg(w, T_PROCESS);
+  writeScalar(w, process);
+  seg(w, T_TASKNAME);
+  writeRepeating(w, taskName);
+  if (r === scratch) {
+    // The extras of the partial record the standard ones were set from.
+    if (extras === null) writeReadExtras(w);
+    else if (!writeExtras(w, extras)) {
       w.pos = w.start + start;
       return false;
     }
@@ -454,6 +572,7 @@ function writeStandardRecord(
     }
     memo = writeExtra(w, key, r[key], memo, r);
   }
+  releaseMemo(memo);
   if (i < STANDARD_KEYS.length) {
     w.pos = w.start + start;
     return false;
@@ -478,6 +597,7 @@ function writeExtras(
     // Memo 0 is the record's dict, which no value here can be.
     memo = writeExtra(w, key, init[key], memo, NOT_A_VALUE);
   }
+  releaseMemo(memo);
   return true;
 }
 
@@ -493,14 +613,32 @@ function writeExtra(
   memo: Memo | null,
   dict: object,
 ): Memo | null {
-  writeStr(w, key);
+  w.cachedStr(key);
   if (isScalar(v)) {
     writeScalar(w, v);
     return memo;
   }
-  memo ??= new Map([[dict, 0]]);
+  memo ??= takeMemo(dict);
   writeValue(w, v, memo);
   return memo;
+}
+
+/** A memo kept for the next record (making one costs about 100 ns). */
+let spareMemo: Memo | null = null;
+
+/** A memo whose entry 0 is `dict`. */
+function takeMemo(dict: object): Memo {
+  const memo = spareMemo ?? new Map();
+  spareMemo = null;
+  memo.set(dict, 0);
+  return memo;
+}
+
+/** Gives a memo back, emptied (it must not keep the record's values alive). */
+function releaseMemo(memo: Memo | null): void {
+  if (memo === null) return;
+  memo.clear();
+  spareMemo = memo;
 }
 
 const STANDARD_KEY_SET = RECORD_KEY_SET;
@@ -524,32 +662,4 @@ function writeKey(w: Writer, k: number): void {
   let p = w.pos;
   for (let i = 0; i < n; i++) buf[p++] = bytes[i];
   w.pos = p;
-}
-
-function copy(w: Writer, bytes: Uint8Array): void {
-  w.ensure(bytes.length);
-  w.buf.set(bytes, w.pos);
-  w.pos += bytes.length;
-}
-
-/**
- * Writes a block not kept yet (its keys, with None for `args` and
- * `exc_info`, and the record's values) and keeps it. Returns false, having
- * kept nothing, when a value is not a scalar.
- */
-function writeBlock(
-  w: Writer,
-  r: Readonly<Record<string, unknown>>,
-  block: Block,
-): boolean {
-  const values = block.names.map((key) => r[key]);
-  if (!values.every(isScalar)) return false;
-  const at = w.pos - w.start;
-  for (let k = block.first; k <= block.last; k++) {
-    writeKey(w, k);
-    if (STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
-    else writeScalar(w, r[STANDARD_KEYS[k]]);
-  }
-  block.keep(values, w, w.start + at);
-  return true;
 }
