@@ -16,43 +16,67 @@ const MAX_UTF8_PER_UNIT = 3;
 
 const textEncoder = new TextEncoder();
 
-// ---- The string cache -----------------------------------------------------
-// Strings that repeat from pickle to pickle (logger names, paths, function
-// names, dict keys) kept as ready BINUNICODE bytes, keyed by the string. The
-// bytes live end to end in one arena and the map holds a small integer (the
-// place and length, packed), so an entry allocates nothing of its own. When
-// the arena or the map is full, both start over: the cache is bounded, and
-// a workload that moves on to new strings soon has them cached instead.
+// ---- Bytes kept by string ---------------------------------------------------
+
+/** Bytes of a {@linkcode BytesCache}'s arena. */
+const CACHE_ARENA_BYTES = 256 * 1024;
+/** A {@linkcode BytesCache} keeps runs shorter than this. */
+const KEPT_LENGTH_BITS = 11;
+const MAX_KEPT_BYTES = 1 << KEPT_LENGTH_BITS;
+/** Most keys a {@linkcode BytesCache} keeps. */
+const MAX_KEPT = 8192;
+
+/**
+ * Runs of bytes kept by a string key, for strings that repeat from pickle
+ * to pickle (logger names, paths, dict keys): one arena holds the bytes end
+ * to end and a Map holds each key's place and length as one small integer,
+ * so an entry allocates nothing of its own. A full arena or Map starts over.
+ */
+export class BytesCache {
+  /** Place (times 2^11) plus length of each kept key's bytes. */
+  readonly #kept = new Map<string, number>();
+  readonly #arena = new Uint8Array(CACHE_ARENA_BYTES);
+  #used = 0;
+
+  /** Copies the bytes kept for `key` to `w`; returns false when none are. */
+  copy(w: Writer, key: string): boolean {
+    const entry = this.#kept.get(key);
+    if (entry === undefined) return false;
+    const n = entry & (MAX_KEPT_BYTES - 1);
+    w.ensure(n);
+    const buf = w.buf;
+    const arena = this.#arena;
+    let p = w.pos;
+    for (let i = entry >>> KEPT_LENGTH_BITS, end = i + n; i < end; i++) {
+      buf[p++] = arena[i];
+    }
+    w.pos = p;
+    return true;
+  }
+
+  /** Keeps `buf[from, to)` for `key` (not when longer than it keeps). */
+  keep(key: string, buf: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (n >= MAX_KEPT_BYTES) return;
+    if (this.#used + n > CACHE_ARENA_BYTES || this.#kept.size >= MAX_KEPT) {
+      this.#kept.clear();
+      this.#used = 0;
+    }
+    const arena = this.#arena;
+    const at = this.#used;
+    let p = at;
+    for (let i = from; i < to; i++) arena[p++] = buf[i];
+    this.#used = p;
+    this.#kept.set(key, at * MAX_KEPT_BYTES + n);
+  }
+}
 
 /** `X` (BINUNICODE), as pickle/_opcodes.ts names it (kept local: no import cycle). */
 const BINUNICODE_OP = 0x58;
-/** Longest string (in UTF-16 units) the cache keeps. */
+/** Longest string (in UTF-16 units) {@linkcode Writer.cachedStr} keeps. */
 const MAX_CACHED_UNITS = 128;
-/** Bits of an entry that hold the length of its bytes (5 + 3 per unit fits). */
-const CACHED_LENGTH_BITS = 10;
-const MAX_CACHED_BYTES_MASK = (1 << CACHED_LENGTH_BITS) - 1;
-/** Bytes of the arena (the place of an entry fits in 31 - 10 bits). */
-const CACHE_ARENA_BYTES = 256 * 1024;
-/** Most strings the cache holds. */
-const MAX_CACHED_STRINGS = 8192;
-
-const strCache = new Map<string, number>();
-const cacheArena = new Uint8Array(CACHE_ARENA_BYTES);
-let cacheUsed = 0;
-
-/** Keeps `buf[from, to)`, the whole opcode of `s`, in the string cache. */
-function keep(s: string, buf: Uint8Array, from: number, to: number): void {
-  const n = to - from;
-  if (
-    cacheUsed + n > CACHE_ARENA_BYTES || strCache.size >= MAX_CACHED_STRINGS
-  ) {
-    strCache.clear();
-    cacheUsed = 0;
-  }
-  const at = cacheUsed;
-  for (let i = from; i < to; i++) cacheArena[cacheUsed++] = buf[i];
-  strCache.set(s, at * (1 << CACHED_LENGTH_BITS) + n);
-}
+/** The whole BINUNICODE opcodes of strings written by cachedStr. */
+const strings = new BytesCache();
 
 /**
  * An output buffer that hands out its results as views of a slab. The
@@ -203,29 +227,17 @@ export class Writer {
 
   /**
    * Writes `s` as a whole BINUNICODE opcode (`X`, length, UTF-8), copying
-   * its bytes from the string cache when `s` was written this way before:
-   * for strings that repeat (names, paths, keys). See {@linkcode StrCache}.
+   * its bytes from a {@linkcode BytesCache} when `s` was written this way
+   * before: for strings that repeat (names, paths, keys).
    */
   cachedStr(s: string): void {
-    const hit = strCache.get(s);
-    if (hit !== undefined) {
-      const n = hit & MAX_CACHED_BYTES_MASK;
-      this.ensure(n);
-      const buf = this.buf;
-      const arena = cacheArena;
-      let p = this.pos;
-      for (let i = hit >>> CACHED_LENGTH_BITS, end = i + n; i < end; i++) {
-        buf[p++] = arena[i];
-      }
-      this.pos = p;
-      return;
-    }
+    if (strings.copy(this, s)) return;
     // From the result's start: a full slab moves the result to a new one.
     const at = this.pos - this.start;
     this.byte(BINUNICODE_OP);
     this.lengthPrefixedUtf8(s);
     if (s.length <= MAX_CACHED_UNITS) {
-      keep(s, this.buf, this.start + at, this.pos);
+      strings.keep(s, this.buf, this.start + at, this.pos);
     }
   }
 

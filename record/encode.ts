@@ -14,7 +14,7 @@
  */
 
 import * as op from "../pickle/_opcodes.ts";
-import { Writer } from "../pickle/_writer.ts";
+import { BytesCache, Writer } from "../pickle/_writer.ts";
 import {
   acquireWriter,
   type Memo,
@@ -110,6 +110,8 @@ export function writeFrame(
 
 /** The record writeRecordFrame sets for each partial record; never handed out. */
 const scratch = shell();
+/** Whether scratch's filename and module are what setStandard derives from its pathname. */
+let derivedSource = false;
 /** Whether writeRecordFrame is under way (a value's toString may log again). */
 let busy = false;
 
@@ -119,7 +121,10 @@ function writeRecordFrame(
   record: LogRecordInit,
   minLevel: number,
 ): boolean {
-  if (isLogRecord(record)) {
+  // makeLogRecord's records always have processName; most partial ones do
+  // not, and a look at it costs less than isLogRecord's WeakSet (~14% of a
+  // record's time).
+  if (record.processName !== undefined && isLogRecord(record)) {
     if ((record.levelno as number) < minLevel) return false;
     beginFrame(w);
     writeRecordPickle(w, record);
@@ -133,6 +138,8 @@ function writeRecordFrame(
     busy = true;
     try {
       const plain = readPartial(record);
+      // filename and module are then derived from pathname alone.
+      derivedSource = plain && flat.filename == null && flat.module == null;
       setStandard(scratch, plain ? flat : record);
       if (scratch.levelno < minLevel) return false;
       beginFrame(w);
@@ -431,6 +438,38 @@ const TIMES_MSECS = TIMES_CREATED + 8 + STANDARD_KEY_BYTES[K_MSECS].length + 1;
 const TIMES_RELATIVE = TIMES_MSECS + 8 +
   STANDARD_KEY_BYTES[K_RELATIVE].length + 1;
 
+/** pathname, filename and module written, by pathname (see writeSource). */
+const sources = new BytesCache();
+
+/**
+ * Writes pathname, filename and module, when filename and module are what
+ * setStandard derives from pathname: their bytes kept as one run keyed by
+ * the pathname (a record's source then costs one look-up, not three).
+ */
+function writeSource(
+  w: Writer,
+  pathname: unknown,
+  filename: unknown,
+  module: unknown,
+): void {
+  if (typeof pathname !== "string") {
+    writeRepeating(w, pathname);
+    seg(w, T_FILENAME);
+    writeRepeating(w, filename);
+    seg(w, T_MODULE);
+    writeRepeating(w, module);
+    return;
+  }
+  if (sources.copy(w, pathname)) return;
+  const at = w.pos - w.start;
+  writeRepeating(w, pathname);
+  seg(w, T_FILENAME);
+  writeRepeating(w, filename);
+  seg(w, T_MODULE);
+  writeRepeating(w, module);
+  sources.keep(pathname, w.buf, w.start + at, w.pos);
+}
+
 /** Whether a value is written without the memo (not an object, or null). */
 function isScalar(v: unknown): boolean {
   return typeof v !== "object" || v === null;
@@ -501,11 +540,16 @@ function writeStandardRecord(
   seg(w, T_LEVELNO);
   writeScalar(w, levelno);
   seg(w, T_PATHNAME);
-  writeRepeating(w, pathname);
-  seg(w, T_FILENAME);
-  writeRepeating(w, filename);
-  seg(w, T_MODULE);
-  writeRepeating(w, module);
+  if (r === scratch && extras === null && derivedSource) {
+    // filename and module follow from pathname: one run for all three.
+    writeSource(w, pathname, filename, module);
+  } else {
+    writeRepeating(w, pathname);
+    seg(w, T_FILENAME);
+    writeRepeating(w, filename);
+    seg(w, T_MODULE);
+    writeRepeating(w, module);
+  }
   seg(w, T_EXC_TEXT);
   writeScalar(w, excText);
   seg(w, T_STACK_INFO);
