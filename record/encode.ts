@@ -17,11 +17,12 @@ import * as op from "../pickle/_opcodes.ts";
 import { BytesCache, Writer } from "../pickle/_writer.ts";
 import {
   acquireWriter,
-  type Memo,
+  Memo,
   PROTOCOL,
   releaseWriter,
   writeFloat,
   writeScalar,
+  writeSmall,
   writeValue,
 } from "../pickle/encode.ts";
 import { keyIndex, RECORD_KEY_SET, RECORD_KEYS } from "./_keys.ts";
@@ -312,12 +313,13 @@ function writeRecordPickle(
       continue;
     }
     if (typeof v === "object" && v !== null) {
-      if (memo === null) memo = new Map([[record, 0]]);
+      if (memo === null) memo = takeMemo(record);
       writeValue(w, v, memo);
     } else {
       writeScalar(w, v);
     }
   }
+  releaseMemo(memo);
   w.bytes2(op.SETITEMS, op.STOP);
 }
 
@@ -663,7 +665,7 @@ function writeExtra(
     return memo;
   }
   memo ??= takeMemo(dict);
-  writeValue(w, v, memo);
+  writeSmall(w, v, memo);
   return memo;
 }
 
@@ -672,9 +674,9 @@ let spareMemo: Memo | null = null;
 
 /** A memo whose entry 0 is `dict`. */
 function takeMemo(dict: object): Memo {
-  const memo = spareMemo ?? new Map();
+  const memo = spareMemo ?? new Memo();
   spareMemo = null;
-  memo.set(dict, 0);
+  memo.add(dict);
   return memo;
 }
 
