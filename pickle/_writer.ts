@@ -16,6 +16,19 @@ const MAX_UTF8_PER_UNIT = 3;
 
 const textEncoder = new TextEncoder();
 
+/**
+ * Whether a long string looks like text of 3-byte characters (CJK): two of
+ * three samples are. Deno's encodeInto copies ASCII at ~0.03 ns a
+ * character but encodes such text at ~2.3 ns, where utf8At takes ~1.8.
+ */
+function isWide(s: string): boolean {
+  const n = s.length;
+  const wide = (s.charCodeAt(0) >= 0x800 ? 1 : 0) +
+    (s.charCodeAt(n >> 1) >= 0x800 ? 1 : 0) +
+    (s.charCodeAt(n - 1) >= 0x800 ? 1 : 0);
+  return wide >= 2;
+}
+
 // ---- Bytes kept by string ---------------------------------------------------
 
 /** Bytes of a {@linkcode BytesCache}'s arena. */
@@ -177,7 +190,7 @@ export class Writer {
     this.ensure(4 + len * MAX_UTF8_PER_UNIT);
     const start = this.pos + 4;
     let n: number;
-    if (len > SHORT_STRING && s.isWellFormed()) {
+    if (len > SHORT_STRING && !isWide(s) && s.isWellFormed()) {
       n = textEncoder.encodeInto(s, this.buf.subarray(start)).written;
     } else {
       n = this.utf8At(s, start) - start;
