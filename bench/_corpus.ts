@@ -457,7 +457,10 @@ export function makeCorpus(options: CorpusOptions = {}): LogRecordInit[] {
       record.msg = cjk(rr, Math.floor(LONG_TEXT_BYTES / 3));
     } else {
       const [msg, args] = message(rr, useCjk);
-      record.msg = msg;
+      // Every CJK record has CJK in its message, whatever its shape.
+      record.msg = useCjk && !/[\u4e00-\u9fff]/.test(msg)
+        ? `[${cjk(rr, 4)}] ${msg}`
+        : msg;
       if (args !== null) record.args = args;
     }
     if (withError) record.exc_info = corpusError(rr, useCjk);

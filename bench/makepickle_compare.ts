@@ -98,6 +98,30 @@ rows.push({
   min: BEST_CASE_RECORDS,
 });
 
+/** The commit measured, where git tells it. */
+async function commit(): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["log", "-1", "--format=%h %cs"],
+      cwd: here("."),
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
+  } catch {
+    return "unknown commit";
+  }
+}
+
+/** The 1-minute load average, where Linux tells it. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -174,6 +198,7 @@ async function readPy<T>(): Promise<T> {
   return JSON.parse(line);
 }
 const pyInfo: Record<string, PyInfo> = await readPy();
+const loadBefore = loadAverage();
 for (const row of rows) timeOurs(row, 2); // warm-up: JIT, caches
 const ours = new Map<string, number[]>(rows.map((r) => [r.id, []]));
 const py = new Map<string, PyRound[]>(rows.map((r) => [r.id, []]));
@@ -186,6 +211,7 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 await toPy.close();
+const loadAfter = loadAverage();
 await child.status;
 await Deno.remove(dir, { recursive: true });
 if (sink === 0) throw new Error("unreachable");
@@ -225,8 +251,9 @@ lines.push("");
 lines.push(
   `Produced by \`deno task bench:makepickle\` (bench/makepickle_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
-  } UTC: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
-    `The CPU was shared with other work while measuring: compare ratios, not absolute times.`,
+  } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
+    `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
+    `compare ratios, not absolute times.`,
 );
 lines.push("");
 lines.push(

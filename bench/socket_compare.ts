@@ -319,6 +319,13 @@ cases.push({
 });
 
 const sink = new CountingSink();
+/** Every run, as printed: kept for the results file. */
+const everyRun: string[] = [];
+function note(line: string): void {
+  everyRun.push(line);
+  console.log(`  ${line}`);
+}
+const loadBefore = loadAverage();
 
 async function run(c: Case): Promise<Run> {
   sink.reset();
@@ -348,6 +355,30 @@ async function run(c: Case): Promise<Run> {
     rssStartKb: s.rssStartKb,
     bytesPerRecord: sink.bytes / Math.max(1, sink.frames),
   };
+}
+
+/** The commit measured, where git tells it. */
+async function commit(): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["log", "-1", "--format=%h %cs"],
+      cwd: here("."),
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
+  } catch {
+    return "unknown commit";
+  }
+}
+
+/** The 1-minute load average, where Linux tells it. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
 }
 
 function median(xs: number[]): number {
@@ -387,7 +418,7 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const c of cases) {
     const result = await run(c);
     results.get(c.id)!.push(result);
-    console.log(`  round ${r + 1} ${caseName(c)}: ${describe(result)}`);
+    note(`round ${r + 1} ${caseName(c)}: ${describe(result)}`);
   }
 }
 
@@ -403,10 +434,11 @@ if (MEMORY) {
     };
     const result = await run(c);
     memory.push({ n, run: result });
-    console.log(`  memory ${fmt(n)} (E=${BIG_EVERY}): ${describe(result)}`);
+    note(`memory ${fmt(n)} (E=${BIG_EVERY}): ${describe(result)}`);
   }
 }
 sink.listener.close();
+const loadAfter = loadAverage();
 await Deno.remove(corpusDir, { recursive: true });
 
 // ---- report -------------------------------------------------------------------
@@ -428,28 +460,41 @@ const pyVersion = new TextDecoder().decode(
 ).trim();
 
 const lines: string[] = [];
-lines.push("# CPython's SocketHandler against ours, end to end");
+lines.push(
+  ROUNDS > 0
+    ? "# CPython's SocketHandler against ours, end to end"
+    : "# Our sender's memory over long runs",
+);
 lines.push("");
 lines.push(
   `Produced by \`deno task bench:socket\` (bench/socket_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
-  } UTC: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
-    `The CPU was shared with other work while measuring: compare ratios within one run.`,
+  } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
+    `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
+    `compare ratios within one run.`,
 );
 lines.push("");
-lines.push(
-  `Varied records (bench/_corpus.ts, ${
-    fmt(POOL)
-  } distinct ones taken in turn, seed ${SEED}), each sender its own process, one receiver ` +
-    `counting frames as fast as it reads; median of ${ROUNDS} runs, systems interleaved. ` +
-    `Ours: default options, a caller that never awaits flush() and yields with setImmediate ` +
-    `after every E records, then awaits close().`,
-);
+if (ROUNDS > 0) {
+  lines.push(
+    `Varied records (bench/_corpus.ts, ${
+      fmt(POOL)
+    } distinct ones taken in turn, seed ${SEED}), each sender its own process, one receiver ` +
+      `counting frames as fast as it reads; median of ${ROUNDS} runs, systems interleaved. ` +
+      `Ours: default options, a caller that never awaits flush() and yields with setImmediate ` +
+      `after every E records, then awaits close().`,
+  );
+}
 const TABLE_HEAD = [
   "| sender | records | E | records/s | × CPython | delivered | dropped | lost | notices | peak RSS MB (at start) | log call median / p99 µs | bytes/frame |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ];
-const baseOf = (c: Case) => medianRun(results.get(c.base)!).recsPerSec;
+/** Median over rounds of records/s over CPython's in the same round. */
+const timesCPython = (c: Case) => {
+  const base = results.get(c.base)!;
+  return median(
+    results.get(c.id)!.map((r, i) => r.recsPerSec / base[i].recsPerSec),
+  );
+};
 // --rounds 0 (with --memory): the memory check alone.
 for (const second of ROUNDS > 0 ? [false, true] : []) {
   lines.push("");
@@ -464,14 +509,19 @@ for (const second of ROUNDS > 0 ? [false, true] : []) {
     const runs = results.get(c.id)!;
     const m = medianRun(runs);
     const drops = runs.map((r) => r.dropped ?? 0);
-    const lost = c.n - m.delivered - (m.dropped ?? 0);
+    // Delivered, dropped and lost: medians over runs (the median-rate run
+    // need not be the median-drop one).
+    const delivered = median(runs.map((r) => r.delivered));
+    const lost = median(runs.map((r) => c.n - r.delivered - (r.dropped ?? 0)));
     lines.push(
       `| ${c.label} | ${fmt(c.n)} | ${c.every || "–"} | ${
         fmt(m.recsPerSec)
-      } | ${fmt(m.recsPerSec / baseOf(c), 1)} | ${fmt(m.delivered)} | ${
+      } | ${fmt(timesCPython(c), 1)} | ${fmt(delivered)} | ${
         m.dropped === undefined
           ? "– (no count)"
-          : `${fmt(m.dropped)} (runs: ${drops.map((d) => fmt(d)).join(", ")})`
+          : `${fmt(median(drops))} (runs: ${
+            drops.map((d) => fmt(d)).join(", ")
+          })`
       } | ${fmt(lost)} | ${m.notices} | ${mb(m.rssKb)} (${
         mb(m.rssStartKb)
       }) | ${us(m.medianNs)} / ${us(m.p99Ns)} | ${fmt(m.bytesPerRecord)} |`,
@@ -513,10 +563,10 @@ lines.push(
   "- records/s: records delivered, divided by the time from the sender's first log call to its `close()` returning.",
 );
 lines.push(
-  "- × CPython: against CPython's makeRecord + handle row with the same record count (its fastest way to send these records).",
+  "- × CPython: the median over rounds of records/s over that of CPython's makeRecord + handle row with the same record count in the same round (its fastest way to send these records).",
 );
 lines.push(
-  "- dropped: the handler's `stats.dropped` (median run first, then every run); lost: neither delivered nor counted; notices: drop-notice frames received (name `pysocklog`), not counted as delivered.",
+  "- records/s, × CPython, RSS and log call: the run with the median records/s; delivered, dropped (the handler's `stats.dropped`, then every run's) and lost (neither delivered nor counted): medians over runs; notices: drop-notice frames received (name `pysocklog`), not counted as delivered.",
 );
 lines.push(
   "- CPython's `sendall` blocks the caller until the kernel takes the bytes, so it cannot drop a record for lack of room; it has no event loop to yield to (E: –).",
@@ -524,6 +574,10 @@ lines.push(
 lines.push(
   "- log call: one call in 16 timed in the sender (a timer call costs about 80 ns in Deno); peak RSS: VmHWM of the sender (CPython: ru_maxrss); at start: its RSS before the first call (runtime, code, the 10,000-record pool: CPython's pool of dicts and LogRecords is the larger).",
 );
+lines.push("");
+lines.push("Every run, in the order run:");
+lines.push("");
+lines.push("```", ...everyRun, "```");
 const report = lines.join("\n") + "\n";
 console.log("\n" + report);
 await Deno.mkdir(here("./results"), { recursive: true });
