@@ -163,9 +163,32 @@ function writeRecordFrame(
 // monomorphic) and the extras into two arrays, written in the same order.
 
 /** The standard keys of the partial record being written; unset ones undefined. */
-const flat: Record<string, unknown> = Object.fromEntries(
-  RECORD_KEYS.map((key) => [key, undefined]),
-);
+const flat: Record<string, unknown> = {
+  name: undefined,
+  msg: undefined,
+  args: undefined,
+  levelname: undefined,
+  levelno: undefined,
+  pathname: undefined,
+  filename: undefined,
+  module: undefined,
+  exc_info: undefined,
+  exc_text: undefined,
+  stack_info: undefined,
+  lineno: undefined,
+  funcName: undefined,
+  created: undefined,
+  msecs: undefined,
+  relativeCreated: undefined,
+  thread: undefined,
+  threadName: undefined,
+  processName: undefined,
+  process: undefined,
+  taskName: undefined,
+};
+if (Object.keys(flat).join() !== RECORD_KEYS.join()) {
+  throw new Error("flat must list the record keys in order");
+}
 /** The extras of the partial record being written: `extraCount` of them. */
 const extraKeys: string[] = [];
 const extraValues: unknown[] = [];
@@ -181,57 +204,95 @@ function readPartial(init: LogRecordInit): boolean {
   const proto = Object.getPrototypeOf(init);
   if (proto !== Object.prototype && proto !== null) return false;
   const f = flat;
-  f.name =
-    f.msg =
-    f.args =
-    f.levelname =
-    f.levelno =
-    f.pathname =
-      undefined;
-  f.filename =
-    f.module =
-    f.exc_info =
-    f.exc_text =
-    f.stack_info =
-      undefined;
-  f.lineno =
-    f.funcName =
-    f.created =
-    f.msecs =
-      undefined;
-  f.relativeCreated =
-    f.thread =
-    f.threadName =
-    f.processName =
-      undefined;
-  f.process = f.taskName = undefined;
+  f.name = undefined;
+  f.msg = undefined;
+  f.args = undefined;
+  f.levelname = undefined;
+  f.levelno = undefined;
+  f.pathname = undefined;
+  f.filename = undefined;
+  f.module = undefined;
+  f.exc_info = undefined;
+  f.exc_text = undefined;
+  f.stack_info = undefined;
+  f.lineno = undefined;
+  f.funcName = undefined;
+  f.created = undefined;
+  f.msecs = undefined;
+  f.relativeCreated = undefined;
+  f.thread = undefined;
+  f.threadName = undefined;
+  f.processName = undefined;
+  f.process = undefined;
+  f.taskName = undefined;
   let n = 0;
   for (const key in init) {
     if (!Object.hasOwn(init, key)) continue;
     const v = init[key];
+    // A named store each: `f[key] = v` is a keyed store, megamorphic in key.
     switch (key) {
       case "name":
+        f.name = v;
+        continue;
       case "msg":
+        f.msg = v;
+        continue;
       case "args":
+        f.args = v;
+        continue;
       case "levelname":
+        f.levelname = v;
+        continue;
       case "levelno":
+        f.levelno = v;
+        continue;
       case "pathname":
+        f.pathname = v;
+        continue;
       case "filename":
+        f.filename = v;
+        continue;
       case "module":
+        f.module = v;
+        continue;
       case "exc_info":
+        f.exc_info = v;
+        continue;
       case "exc_text":
+        f.exc_text = v;
+        continue;
       case "stack_info":
+        f.stack_info = v;
+        continue;
       case "lineno":
+        f.lineno = v;
+        continue;
       case "funcName":
+        f.funcName = v;
+        continue;
       case "created":
+        f.created = v;
+        continue;
       case "msecs":
+        f.msecs = v;
+        continue;
       case "relativeCreated":
+        f.relativeCreated = v;
+        continue;
       case "thread":
+        f.thread = v;
+        continue;
       case "threadName":
+        f.threadName = v;
+        continue;
       case "processName":
+        f.processName = v;
+        continue;
       case "process":
+        f.process = v;
+        continue;
       case "taskName":
-        f[key] = v;
+        f.taskName = v;
         continue;
       case "message":
         continue;
@@ -472,6 +533,102 @@ function writeSource(
   sources.keep(pathname, w.buf, w.start + at, w.pos);
 }
 
+/** exc_info None, exc_text None, stack_info None, then the key of lineno. */
+const T_NO_EXC_LINENO = (() => {
+  const w = new Writer(256);
+  w.raw(T_EXC_TEXT);
+  w.byte(op.NONE);
+  w.raw(T_STACK_INFO);
+  w.byte(op.NONE);
+  w.raw(T_LINENO);
+  return w.take().slice();
+})();
+
+/** Levels below this have their levelname and levelno kept as one run. */
+const KEPT_LEVELS = 64;
+/** By levelno: the levelname the run was written with, and the run. */
+const levelNames: unknown[] = new Array(KEPT_LEVELS).fill(undefined);
+const levelRuns: (Uint8Array | undefined)[] = new Array(KEPT_LEVELS).fill(
+  undefined,
+);
+
+/** Writes levelname and levelno, from the run kept for the level when it matches. */
+function writeLevel(w: Writer, levelname: unknown, levelno: unknown): void {
+  const kept = typeof levelno === "number" && levelno >= 0 &&
+    levelno < KEPT_LEVELS && Number.isInteger(levelno) &&
+    !Object.is(levelno, -0);
+  if (kept && levelNames[levelno] === levelname) {
+    copyWhole(w, levelRuns[levelno]!);
+    return;
+  }
+  const at = w.pos - w.start;
+  seg(w, T_LEVELNAME);
+  writeRepeating(w, levelname);
+  seg(w, T_LEVELNO);
+  writeScalar(w, levelno);
+  if (kept) {
+    // One run per level, made once: bounded by KEPT_LEVELS.
+    levelRuns[levelno] = w.buf.slice(w.start + at, w.pos);
+    levelNames[levelno] = levelname;
+  }
+}
+
+/** Longest run of thread .. taskName kept. */
+const MAX_TAIL_BYTES = 1024;
+/** The last values of thread .. taskName and their run (they seldom change). */
+const tail = {
+  thread: undefined as unknown,
+  threadName: undefined as unknown,
+  processName: undefined as unknown,
+  process: undefined as unknown,
+  taskName: undefined as unknown,
+  bytes: new Uint8Array(0),
+  length: 0,
+};
+/** Not a value of any record: no record matches the tail before it is kept. */
+const NO_VALUE = Symbol("none");
+tail.thread = NO_VALUE;
+
+/** Keeps `w.buf[from, w.pos)`, the run of thread .. taskName, for these values. */
+function keepTail(
+  w: Writer,
+  from: number,
+  thread: unknown,
+  threadName: unknown,
+  processName: unknown,
+  process: unknown,
+  taskName: unknown,
+): void {
+  const n = w.pos - from;
+  if (n > MAX_TAIL_BYTES) return;
+  // A copy of its own (they seldom change): copied with set, not a loop.
+  tail.bytes = w.buf.slice(from, w.pos);
+  tail.length = n;
+  tail.thread = thread;
+  tail.threadName = threadName;
+  tail.processName = processName;
+  tail.process = process;
+  tail.taskName = taskName;
+}
+
+/** Copies `bytes`, with set (a native copy) when long enough to pay for the call. */
+function copyWhole(w: Writer, bytes: Uint8Array): void {
+  const n = bytes.length;
+  w.ensure(n);
+  if (n > SET_BYTES) {
+    w.buf.set(bytes, w.pos);
+    w.pos += n;
+    return;
+  }
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  w.pos = p;
+}
+
+/** Runs longer than this are copied with set. */
+const SET_BYTES = 32;
+
 /** Whether a value is written without the memo (not an object, or null). */
 function isScalar(v: unknown): boolean {
   return typeof v !== "object" || v === null;
@@ -537,10 +694,7 @@ function writeStandardRecord(
   writeRepeating(w, name);
   seg(w, T_MSG);
   writeMessage(w, r);
-  seg(w, T_LEVELNAME);
-  writeRepeating(w, levelname);
-  seg(w, T_LEVELNO);
-  writeScalar(w, levelno);
+  writeLevel(w, levelname, levelno);
   seg(w, T_PATHNAME);
   if (r === scratch && extras === null && derivedSource) {
     // filename and module follow from pathname: one run for all three.
@@ -552,11 +706,14 @@ function writeStandardRecord(
     seg(w, T_MODULE);
     writeRepeating(w, module);
   }
-  seg(w, T_EXC_TEXT);
-  writeScalar(w, excText);
-  seg(w, T_STACK_INFO);
-  writeScalar(w, stackInfo);
-  seg(w, T_LINENO);
+  if (excText === null && stackInfo === null) seg(w, T_NO_EXC_LINENO);
+  else {
+    seg(w, T_EXC_TEXT);
+    writeScalar(w, excText);
+    seg(w, T_STACK_INFO);
+    writeScalar(w, stackInfo);
+    seg(w, T_LINENO);
+  }
   writeScalar(w, lineno);
   seg(w, T_FUNCNAME);
   writeRepeating(w, funcName);
@@ -580,16 +737,35 @@ function writeStandardRecord(
       else writeScalar(w, v);
     }
   }
-  seg(w, T_THREAD);
-  writeScalar(w, thread);
-  seg(w, T_THREADNAME);
-  writeRepeating(w, threadName);
-  seg(w, T_PROCESSNAME);
-  writeRepeating(w, processName);
-  seg(w, T_PROCESS);
-  writeScalar(w, process);
-  seg(w, T_TASKNAME);
-  writeRepeating(w, taskName);
+  if (
+    // Object.is: -0 is written as a float, 0 as an int.
+    Object.is(thread, tail.thread) && Object.is(threadName, tail.threadName) &&
+    Object.is(processName, tail.processName) &&
+    Object.is(process, tail.process) && Object.is(taskName, tail.taskName)
+  ) {
+    copyWhole(w, tail.bytes);
+  } else {
+    const at = w.pos - w.start;
+    seg(w, T_THREAD);
+    writeScalar(w, thread);
+    seg(w, T_THREADNAME);
+    writeRepeating(w, threadName);
+    seg(w, T_PROCESSNAME);
+    writeRepeating(w, processName);
+    seg(w, T_PROCESS);
+    writeScalar(w, process);
+    seg(w, T_TASKNAME);
+    writeRepeating(w, taskName);
+    keepTail(
+      w,
+      w.start + at,
+      thread,
+      threadName,
+      processName,
+      process,
+      taskName,
+    );
+  }
   if (r === scratch) {
     // The extras of the partial record the standard ones were set from.
     if (extras === null) writeReadExtras(w);

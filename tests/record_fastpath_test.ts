@@ -86,6 +86,34 @@ const corpora = CORPUS_CATEGORIES.map((category) => ({
   ),
 }));
 
+/** Records that vary what the encoder keeps runs of: levels, threads, -0. */
+const crafted: LogRecordInit[] = [];
+for (let i = 0; i < 200; i++) {
+  const base: LogRecordInit = {
+    name: `crafted.${i % 5}`,
+    msg: "crafted %d",
+    args: [i],
+    created: 1_795_000_000 + i / 7,
+  };
+  const variants: LogRecordInit[] = [
+    { ...base, levelno: 20 },
+    { ...base, levelno: 20, levelname: "WARN" }, // WARNING with levelno 20
+    { ...base, levelname: "Level 25" },
+    { ...base, levelno: -0 }, // a float, not the int 0
+    { ...base, levelno: 0 },
+    { ...base, levelno: 63 + (i % 3) }, // around the last kept level
+    { ...base, levelno: 20.5 },
+    { ...base, thread: i % 3 === 0 ? -0 : 0 },
+    { ...base, thread: i, threadName: `worker-${i % 4}` },
+    { ...base, processName: i % 2 ? "MainProcess" : "Other", process: i % 3 },
+    { ...base, taskName: i % 2 ? `task-${i % 3}` : null },
+    { ...base, exc_text: i % 2 ? "Traceback: x" : null, stack_info: null },
+    { ...base, stack_info: i % 2 ? "Stack (most recent call last)" : null },
+  ];
+  crafted.push(...variants);
+}
+corpora.push({ category: "crafted" as CorpusCategory, records: crafted });
+
 function mismatch(a: Uint8Array, b: Uint8Array): string {
   let i = 0;
   while (i < a.length && a[i] === b[i]) i++;
