@@ -225,9 +225,12 @@ function readPartial(init: LogRecordInit): boolean {
   f.processName = undefined;
   f.process = undefined;
   f.taskName = undefined;
+  // for-in lists inherited keys only when Object.prototype has enumerable
+  // ones (polluted): then each key's owner is checked (~10 ns a key).
+  const inherits = proto !== null && hasEnumerable(Object.prototype);
   let n = 0;
   for (const key in init) {
-    if (!Object.hasOwn(init, key)) continue;
+    if (inherits && !Object.hasOwn(init, key)) continue;
     const v = init[key];
     // A named store each: `f[key] = v` is a keyed store, megamorphic in key.
     switch (key) {
@@ -307,6 +310,12 @@ function readPartial(init: LogRecordInit): boolean {
   }
   extraCount = n;
   return true;
+}
+
+/** Whether an object has an enumerable key of its own or inherited. */
+function hasEnumerable(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /** Writes the extras readPartial read, then forgets them. */
