@@ -5,10 +5,13 @@
  * writer of pickle/. {@linkcode writeFrame} is the one entry the handlers
  * use; {@linkcode makePickle} returns the same bytes as an array.
  *
- * This is the hot path of every handler (about 0.3 µs a record): scalar
- * values are written inline, the memo is only made when a value is a
- * container, and the keys whose values seldom change are copied as ready
- * bytes (see "The fast path" below).
+ * This is the hot path of every handler: a record is a template of ready
+ * key bytes between its values (see "The fast path" below); the strings
+ * that repeat (logger, source, function, extra keys) are copied from a
+ * cache keyed by the string; a partial record is read in one pass. On the
+ * varied corpus of bench/_corpus.ts, about 1.1 µs (no extras) to 2.4 µs
+ * (0-6 extras) of CPU a record on a loaded 2-core machine, where CPython's
+ * C `pickle.dumps(d, 2)` of the finished dict takes 2.6-2.9 µs.
  *
  * @module
  */
