@@ -56,6 +56,7 @@ import {
   MIN_MAX_RECORD_CHARS,
 } from "./cli/_render.ts";
 import { VERSION } from "./cli/_version.ts";
+import { runView } from "./viewer/cli.ts";
 
 export { DEFAULT_FORMAT, DEFAULT_MAX_RECORD_CHARS };
 
@@ -555,6 +556,8 @@ export async function main(
           ? await runListen(p, signal)
           : await runSend(p);
       }
+      case "view":
+        return await runView(rest, signal);
       default:
         throw new UsageError(
           command.startsWith("-")

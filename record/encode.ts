@@ -824,8 +824,11 @@ function writeExtras(
   let n = STANDARD_KEYS.length;
   for (const key in init) {
     if (STANDARD_KEY_SET.has(key) || !Object.hasOwn(init, key)) continue;
-    if (key === "message") continue;
-    if (key === "__proto__" || isIndexKey(key) || ++n >= op.BATCH_SIZE) {
+    if (
+      key === "__proto__" || key === "message" || key === "asctime" ||
+      isIndexKey(key) || ++n >= op.BATCH_SIZE
+    ) {
+      // The general path (makeLogRecord refuses message and asctime).
       return false;
     }
     // Memo 0 is the record's dict, which no value here can be.
