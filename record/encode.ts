@@ -208,7 +208,9 @@ function readPartial(init: LogRecordInit): boolean {
   if (proto !== Object.prototype && proto !== null) return false;
   const f = flat;
   f.name = undefined;
-  f.msg = undefined;
+  // Absent, msg is makeLogRecord's "" (setStandard tells absent from
+  // undefined with `in`, and every key is in flat).
+  f.msg = "";
   f.args = undefined;
   f.levelname = undefined;
   f.levelno = undefined;
@@ -301,7 +303,8 @@ function readPartial(init: LogRecordInit): boolean {
         f.taskName = v;
         continue;
       case "message":
-        continue;
+      case "asctime":
+        return false; // makeLogRecord refuses them: the record as it is
     }
     if (
       key === "__proto__" || isIndexKey(key) ||

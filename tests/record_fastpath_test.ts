@@ -109,6 +109,10 @@ for (let i = 0; i < 200; i++) {
     { ...base, taskName: i % 2 ? `task-${i % 3}` : null },
     { ...base, exc_text: i % 2 ? "Traceback: x" : null, stack_info: null },
     { ...base, stack_info: i % 2 ? "Stack (most recent call last)" : null },
+    { name: base.name, created: base.created }, // no msg: ""
+    { ...base, msg: undefined, args: undefined }, // msg given as undefined: None
+    { ...base, msg: null, args: undefined },
+    { ...base, msg: "%(user)s is %(age)d", args: [{ user: "ann", age: i }] },
   ];
   crafted.push(...variants);
 }
