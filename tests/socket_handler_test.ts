@@ -158,8 +158,8 @@ Deno.test("a receiver that stops reading: emit returns, the queue stays at its b
     ok(s.dropped > 0);
     equal(s.emitted, n);
     equal(s.sent + s.dropped + s.queued, n);
-    // How long a log call takes meanwhile is measured by bench:socket
-    // (its stalled-receiver rows), never asserted in a test.
+    // How long a log call takes meanwhile is measured by bench:compare
+    // (its stalled-receiver columns), never asserted in a test.
   } finally {
     await h.close();
     sink.close();
