@@ -58,10 +58,10 @@ export const DEFAULT_IDLE_TIMEOUT = 10_000;
 /** Default records buffered for a slow consumer before senders wait. */
 export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
 /**
- * At the connection cap, only a connection silent for at least this long
- * may be closed to make room for a new one.
+ * At the connection cap, only a connection silent, or inside one frame,
+ * for at least this long may be closed to make room for a new one.
  */
-const EVICT_QUIET_MS = 1_000;
+const EVICT_AFTER_MS = 1_000;
 /** Timeouts are checked this often at most (and at least every 1 s). */
 const SWEEP_MIN_MS = 50;
 /** At most one default error report per kind per this many ms. */
@@ -154,10 +154,10 @@ export interface ListenOptions {
   maxFrameBytes?: number;
   /**
    * Most connections served at once (TCP and Unix). At the cap, a new
-   * connection takes the place of one that has been silent for at least
-   * 1 s (one that never delivered a record first, then the longest
-   * silent); if none is, the new connection is closed at once. Each
-   * connection holds a 64 KiB read buffer.
+   * connection takes the place of one that has been silent, or inside one
+   * frame, for at least 1 s (one that never delivered a record first, then
+   * the one stuck longest); if none has, the new connection is closed at
+   * once. Each connection holds a 64 KiB read buffer.
    *
    * @default {200}
    */
@@ -601,7 +601,7 @@ class ReceiverImpl implements Receiver {
   #accept(conn: Deno.Conn): void {
     const now = Date.now();
     if (this.#conns.size >= this.#maxConnections) {
-      const victim = this.#quietest(now);
+      const victim = this.#stuckest(now);
       if (victim === null) {
         this.#stats.refused++;
         this.#stats.connectionsDropped++;
@@ -614,7 +614,7 @@ class ReceiverImpl implements Receiver {
         this.#drop(
           "refused",
           new RangeError(
-            `${this.#maxConnections} connections are open (maxConnections), none silent for ${EVICT_QUIET_MS} ms`,
+            `${this.#maxConnections} connections are open (maxConnections), none silent or inside one frame for ${EVICT_AFTER_MS} ms`,
           ),
           remoteAddr,
           true,
@@ -625,7 +625,9 @@ class ReceiverImpl implements Receiver {
       this.#close(
         victim,
         "evicted",
-        `Silent for ${now - victim.lastByteAt} ms, closed for a new connection at maxConnections (${this.#maxConnections})`,
+        `Silent or inside one frame for ${
+          now - (victim.frameStartedAt || victim.lastByteAt)
+        } ms, closed for a new connection at maxConnections (${this.#maxConnections})`,
       );
     }
     this.#stats.connections++;
@@ -643,18 +645,25 @@ class ReceiverImpl implements Receiver {
     this.#track(this.#serve(c));
   }
 
-  /** The connection to close for a new one: silent >= EVICT_QUIET_MS; never delivered first, then longest silent. */
-  #quietest(now: number): Connection | null {
+  /**
+   * The connection to close for a new one at the cap: one stuck (silent,
+   * or inside one frame) for at least EVICT_AFTER_MS; one that never
+   * delivered a record first, then the one stuck longest. Null if none.
+   */
+  #stuckest(now: number): Connection | null {
     let best: Connection | null = null;
+    let bestSince = 0;
     for (const c of this.#conns) {
-      if (c.closedFor !== null || now - c.lastByteAt < EVICT_QUIET_MS) continue;
+      if (c.closedFor !== null) continue;
+      const since = c.frameStartedAt > 0 ? c.frameStartedAt : c.lastByteAt;
+      if (now - since < EVICT_AFTER_MS) continue;
       if (
         best === null ||
         (c.records === 0 && best.records > 0) ||
-        ((c.records === 0) === (best.records === 0) &&
-          c.lastByteAt < best.lastByteAt)
+        ((c.records === 0) === (best.records === 0) && since < bestSince)
       ) {
         best = c;
+        bestSince = since;
       }
     }
     return best;
@@ -819,6 +828,21 @@ class ReceiverImpl implements Receiver {
     });
   }
 
+  /** The oldest waiting record; its slot no longer holds it. */
+  #take(): ReceivedRecord {
+    const buffer = this.#buffer;
+    const record = buffer[this.#head];
+    buffer[this.#head++] = undefined as unknown as ReceivedRecord;
+    if (this.#head === buffer.length) {
+      buffer.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > buffer.length) {
+      this.#buffer = buffer.slice(this.#head);
+      this.#head = 0;
+    }
+    return record;
+  }
+
   #pending(): number {
     return this.#buffer.length - this.#head;
   }
@@ -842,11 +866,7 @@ class ReceiverImpl implements Receiver {
   async *[Symbol.asyncIterator](): AsyncIterator<ReceivedRecord> {
     while (true) {
       if (this.#head < this.#buffer.length) {
-        const record = this.#buffer[this.#head++];
-        if (this.#head > 1024 && this.#head * 2 > this.#buffer.length) {
-          this.#buffer = this.#buffer.slice(this.#head);
-          this.#head = 0;
-        }
+        const record = this.#take();
         if (this.#wakeReaders !== null && this.#pending() < this.#maxBuffered) {
           this.#wakeReaders();
         }
