@@ -95,7 +95,9 @@ export class FrameSplitter {
       if (budget.used + grow > budget.max) {
         throw new FrameRefused(
           "overBudget",
-          `A frame of ${need - FRAME_HEADER} bytes would pass maxBufferedBytes (${budget.max}): ${budget.used} bytes are held`,
+          `A frame of ${
+            need - FRAME_HEADER
+          } bytes would pass maxBufferedBytes (${budget.max}): ${budget.used} bytes are held`,
         );
       }
       const bigger = new Uint8Array(size);
@@ -154,7 +156,8 @@ export class FrameSplitter {
   #declared(): number {
     const b = this.#buf;
     const s = this.#start;
-    const len = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>>
+    const len =
+      ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>>
       0;
     if (len > this.#maxFrame) {
       throw new FrameRefused(

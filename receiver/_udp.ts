@@ -61,8 +61,9 @@ export async function bindUdp(
   onDatagram: (data: Uint8Array, from: Deno.NetAddr) => void,
   path?: UdpPath,
 ): Promise<UdpSocket> {
-  const listenDatagram = (Deno as unknown as { listenDatagram?: ListenDatagram })
-    .listenDatagram;
+  const listenDatagram =
+    (Deno as unknown as { listenDatagram?: ListenDatagram })
+      .listenDatagram;
   if (
     path !== "node:dgram" && typeof listenDatagram === "function"
   ) {

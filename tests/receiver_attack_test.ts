@@ -205,9 +205,7 @@ Deno.test("large frames: buffers go back to 64 KiB after them; CPython's senders
     const held = after.external + after.heapUsed;
     ok(
       held < before + 8 * MiB,
-      `still held after the frames: ${held / MiB} MiB (before ${
-        before / MiB
-      })`,
+      `still held after the frames: ${held / MiB} MiB (before ${before / MiB})`,
     );
     // The peak also holds the decoded 8 MiB messages and growth garbage.
     const peak = child.peakRss() - idle;
