@@ -417,6 +417,11 @@ class Reporter {
   }
 }
 
+const DONE: IteratorResult<ReceivedRecord> = Object.freeze({
+  value: undefined,
+  done: true,
+});
+
 class ReceiverImpl implements Receiver {
   readonly #maxFrame: number;
   readonly #maxConnections: number;
@@ -450,8 +455,9 @@ class ReceiverImpl implements Receiver {
   #buffer: ReceivedRecord[] = [];
   #head = 0;
   #closed = false;
-  /** Wakes the consumer. */
-  #wakeConsumer: (() => void) | null = null;
+  /** The consumer's pending next(), when it waits for a record. */
+  #consumer: ((result: IteratorResult<ReceivedRecord>) => void) | null =
+    null;
   /** Wakes readers waiting for room. */
   #room: Promise<void> | null = null;
   #wakeReaders: (() => void) | null = null;
@@ -563,7 +569,7 @@ class ReceiverImpl implements Receiver {
       path,
     );
     this.#addr = this.#udp.addr;
-    if (this.#wakeConsumer !== null) this.#udp.ref();
+    if (this.#consumer !== null) this.#udp.ref();
   }
 
   #datagram(msg: Uint8Array, remoteAddr: Deno.NetAddr): void {
@@ -821,8 +827,9 @@ class ReceiverImpl implements Receiver {
     }
     this.#stats.records++;
     if (c !== undefined) c.records++;
-    this.#buffer.push(value as ReceivedRecord);
-    this.#wakeConsumer?.();
+    if (!this.#handOff(value as ReceivedRecord)) {
+      this.#buffer.push(value as ReceivedRecord);
+    }
   }
 
   /** Counts and reports a refusal; `lost` says whether a frame was lost with it. */
@@ -902,22 +909,38 @@ class ReceiverImpl implements Receiver {
     task.finally(() => this.#tasks.delete(task));
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<ReceivedRecord> {
-    while (true) {
-      if (this.#head < this.#buffer.length) {
-        const record = this.#take();
-        if (this.#wakeReaders !== null && this.#pending() < this.#maxBuffered) {
-          this.#wakeReaders();
+  // A plain iterator, not an async generator: the generator's machinery
+  // cost 2.0 of the receiver's own 3.3 µs per record (100,000 CPython
+  // frames over one connection, profiled).
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedRecord> {
+    return {
+      next: (): Promise<IteratorResult<ReceivedRecord>> => {
+        if (this.#head < this.#buffer.length) {
+          const record = this.#take();
+          if (
+            this.#wakeReaders !== null && this.#pending() < this.#maxBuffered
+          ) {
+            this.#wakeReaders();
+          }
+          return Promise.resolve({ value: record, done: false });
         }
-        yield record;
-        continue;
-      }
-      if (this.#closed) return;
-      this.#udp?.ref();
-      await new Promise<void>((resolve) => this.#wakeConsumer = resolve);
-      this.#wakeConsumer = null;
-      this.#udp?.unref();
-    }
+        if (this.#closed) return Promise.resolve(DONE);
+        this.#udp?.ref();
+        return new Promise((resolve) => this.#consumer = resolve);
+      },
+      return: (): Promise<IteratorResult<ReceivedRecord>> =>
+        Promise.resolve(DONE),
+    };
+  }
+
+  /** Hands a record to a waiting consumer; false if none waits. */
+  #handOff(record: ReceivedRecord): boolean {
+    const consumer = this.#consumer;
+    if (consumer === null) return false;
+    this.#consumer = null;
+    this.#udp?.unref();
+    consumer({ value: record, done: false });
+    return true;
   }
 
   async close(): Promise<void> {
@@ -941,7 +964,9 @@ class ReceiverImpl implements Receiver {
     }
     await this.#udp?.close();
     this.#wakeReaders?.();
-    this.#wakeConsumer?.();
+    const consumer = this.#consumer;
+    this.#consumer = null;
+    consumer?.(DONE);
     await Promise.allSettled([...this.#tasks]);
   }
 

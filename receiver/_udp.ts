@@ -54,6 +54,7 @@ type ListenDatagram = (options: {
  * @param onDatagram Called for each datagram.
  * @param path Force a receive path (default: listenDatagram when usable).
  * @returns The socket.
+ * @throws {TypeError} when `path` is "listenDatagram" and it is not available.
  */
 export async function bindUdp(
   hostname: string,
@@ -64,10 +65,13 @@ export async function bindUdp(
   const listenDatagram =
     (Deno as unknown as { listenDatagram?: ListenDatagram })
       .listenDatagram;
-  if (
-    path !== "node:dgram" && typeof listenDatagram === "function"
-  ) {
+  if (path !== "node:dgram" && typeof listenDatagram === "function") {
     return bindDeno(listenDatagram, hostname, port, onDatagram);
+  }
+  if (path === "listenDatagram") {
+    throw new TypeError(
+      'udpPath "listenDatagram" needs Deno.listenDatagram: run with --unstable-net',
+    );
   }
   return await bindNode(hostname, port, onDatagram);
 }

@@ -1,0 +1,23 @@
+// Our receiver for bench/receiver_compare.ts, default options: listen() +
+// makeLogRecord on each record, as the cookbook receiver makes a LogRecord.
+// Prints "PORT n"; after TOTAL records, the seconds from the first record
+// to the last, and exits.
+//
+// usage: ours_receiver.ts TOTAL
+import { makeLogRecord } from "../../mod.ts";
+import { listen } from "../../receiver.ts";
+
+const total = Number(Deno.args[0]);
+const rx = await listen({ port: 0 });
+console.log(`PORT ${(rx.addr as Deno.NetAddr).port}`);
+let n = 0;
+let t0 = 0;
+let sink = 0;
+for await (const r of rx) {
+  if (n === 0) t0 = performance.now();
+  sink += makeLogRecord(r).lineno;
+  if (++n === total) break;
+}
+console.log(((performance.now() - t0) / 1000).toFixed(6));
+if (sink < 0) console.log(sink);
+Deno.exit(0);
