@@ -26,8 +26,6 @@
  * @module
  */
 
-import { DEFAULT_TCP_LOGGING_PORT, DEFAULT_UDP_LOGGING_PORT } from "./mod.ts";
-import { findCaller } from "./caller.ts";
 import {
   DatagramHandler,
   type DatagramHandlerOptions,
@@ -35,6 +33,9 @@ import {
   type SocketHandlerOptions,
 } from "./mod.ts";
 import {
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
+  findCaller,
   type LogRecordDict,
   type LogRecordInit,
   makeLogRecord,

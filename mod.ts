@@ -19,7 +19,6 @@
  * @module
  */
 
-export { type CallerInfo, findCaller } from "./caller.ts";
 export { dumps, type PickleValue } from "./pickle/encode.ts";
 export {
   DEFAULT_MAX_BYTES,
@@ -39,9 +38,13 @@ export {
   tuple,
 } from "./pickle/_types.ts";
 export {
+  type CallerInfo,
   CRITICAL,
   DEBUG,
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
   ERROR,
+  findCaller,
   getLevelName,
   getLevelNo,
   getMessage,
@@ -57,28 +60,6 @@ export {
   TRACE,
   WARNING,
 } from "./record.ts";
-
-/**
- * The port CPython's `logging.handlers.DEFAULT_TCP_LOGGING_PORT` names.
- *
- * @example
- * ```ts
- * import { DEFAULT_TCP_LOGGING_PORT } from "@pysocklog/pysocklog";
- * console.log(DEFAULT_TCP_LOGGING_PORT); // 9020
- * ```
- */
-export const DEFAULT_TCP_LOGGING_PORT = 9020;
-
-/**
- * The port CPython's `logging.handlers.DEFAULT_UDP_LOGGING_PORT` names.
- *
- * @example
- * ```ts
- * import { DEFAULT_UDP_LOGGING_PORT } from "@pysocklog/pysocklog";
- * console.log(DEFAULT_UDP_LOGGING_PORT); // 9021
- * ```
- */
-export const DEFAULT_UDP_LOGGING_PORT = 9021;
 
 export {
   type Filter,

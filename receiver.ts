@@ -27,11 +27,15 @@ import {
   type LoadsOptions,
   PickleDecodeError,
 } from "./pickle/decode.ts";
-import type { LogRecordFields } from "./record.ts";
-import { DEFAULT_TCP_LOGGING_PORT, DEFAULT_UDP_LOGGING_PORT } from "./mod.ts";
+import {
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
+  type LogRecordFields,
+} from "./record.ts";
+import { FRAME_HEADER } from "./record/frame.ts";
+import { Reporter } from "./util/_reporter.ts";
 import {
   type Budget,
-  FRAME_HEADER,
   FrameRefused,
   FrameSplitter,
   READ_CHUNK,
@@ -67,8 +71,6 @@ const EVICT_AFTER_MS = 1_000;
 const SHARE_BYTES = READ_CHUNK;
 /** Timeouts are checked this often at most (and at least every 1 s). */
 const SWEEP_MIN_MS = 50;
-/** At most one default error report per kind per this many ms. */
-const REPORT_INTERVAL_MS = 5_000;
 
 /**
  * A record as a sender pickled it: the attribute dict of a Python
@@ -395,26 +397,6 @@ interface Connection {
   closedFor: RefusalReason | null;
   /** Bytes read in this round by full reads. */
   share: number;
-}
-
-/** A rate-limited stderr reporter: one line per kind per interval. */
-class Reporter {
-  readonly #last = new Map<string, number>();
-  readonly #suppressed = new Map<string, number>();
-
-  report(kind: string, text: () => string): void {
-    const now = Date.now();
-    const last = this.#last.get(kind);
-    if (last !== undefined && now - last < REPORT_INTERVAL_MS) {
-      this.#suppressed.set(kind, (this.#suppressed.get(kind) ?? 0) + 1);
-      return;
-    }
-    this.#last.set(kind, now);
-    const n = this.#suppressed.get(kind) ?? 0;
-    this.#suppressed.delete(kind);
-    const more = n > 0 ? ` (${n} more since the last report)` : "";
-    console.error(text() + more);
-  }
 }
 
 const DONE: IteratorResult<ReceivedRecord> = Object.freeze({

@@ -39,13 +39,10 @@ import {
 import {
   DatagramHandler as CoreDatagramHandler,
   type DatagramHandlerOptions,
-  DEFAULT_TCP_LOGGING_PORT,
-  DEFAULT_UDP_LOGGING_PORT,
   type Handler as CoreHandler,
   SocketHandler as CoreSocketHandler,
   type SocketHandlerOptions,
 } from "./mod.ts";
-import { findCaller } from "./caller.ts";
 
 // The @std/log types these handlers' signatures use, re-exported so that
 // the documentation of this entry is complete.
@@ -56,7 +53,13 @@ export {
   type LevelName,
   type StdLogRecord,
 } from "./deps.ts";
-import { type LogRecordDict, makeLogRecord } from "./record.ts";
+import {
+  DEFAULT_TCP_LOGGING_PORT,
+  DEFAULT_UDP_LOGGING_PORT,
+  findCaller,
+  type LogRecordDict,
+  makeLogRecord,
+} from "./record.ts";
 
 /** Options shared by both handlers. */
 export interface StdLogHandlerOptions extends BaseHandlerOptions {

@@ -7,19 +7,17 @@
  * @module
  */
 
-import { findCaller } from "../caller.ts";
-import { formatError } from "../pickle/encode.ts";
+import { formatError } from "../util/_error_text.ts";
 import {
+  findCaller,
   getLevelNo,
   getMessage,
-  isLogRecord,
   type Level,
   type LogRecordDict,
   type LogRecordInit,
   makePickle,
   toLogRecord,
   writeFrame,
-  writeInitFrame,
 } from "../record.ts";
 import { type FrameBatch, FrameQueue, newBatch } from "./_queue.ts";
 
@@ -257,13 +255,12 @@ export abstract class Handler implements AsyncDisposable {
   handle(record: LogRecordInit): boolean {
     if (
       this.filters.length === 0 && !this.caller && !this.#closing &&
-      this.emit === Handler.prototype.emit && this.#framesInPlace() &&
-      !isLogRecord(record)
+      this.emit === Handler.prototype.emit && this.#framesInPlace()
     ) {
-      // Nothing needs the record itself: its frame is written from `record`.
+      // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
       try {
-        if (!writeInitFrame(record, this.level, this.#countFrame)) return false;
+        if (!writeFrame(record, this.#countFrame, this.level)) return false;
       } catch (error) {
         if (this.#emitted === emitted) this.#emitted++;
         this.#failed++;
@@ -344,7 +341,7 @@ export abstract class Handler implements AsyncDisposable {
       this.send === Handler.prototype.send;
   }
 
-  /** writeInitFrame's sink: counts the record emitted, then as #queueFrame. */
+  /** writeFrame's sink for handle(): counts the record emitted, then as #queueFrame. */
   readonly #countFrame = (
     buf: Uint8Array,
     offset: number,

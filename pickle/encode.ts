@@ -6,7 +6,7 @@
  * @module
  */
 
-import { RECORD_KEYS } from "../_record_keys.ts";
+import { formatError, safeString } from "../util/_error_text.ts";
 import * as op from "./_opcodes.ts";
 import {
   isTuple,
@@ -53,11 +53,9 @@ export type PickleValue =
   | { [key: string]: PickleValue };
 
 /** The protocol this encoder writes. */
-const PROTOCOL = 2;
+export const PROTOCOL = 2;
 /** Deepest container a dict key or set item is converted through. */
 const MAX_KEY_DEPTH = 100;
-/** How many `cause`s of an Error are written. */
-const MAX_CAUSES = 8;
 
 const GLOBAL_CODECS_ENCODE = "_codecs\nencode\n";
 const GLOBAL_BYTES = "__builtin__\nbytes\n";
@@ -93,8 +91,8 @@ interface Frame {
   end: number;
 }
 
-/** Per-call encoder state: the memo, keyed by object identity. */
-type Memo = Map<object, number>;
+/** Per-pickle encoder state: the memo, keyed by object identity. */
+export type Memo = Map<object, number>;
 
 /**
  * Encodes a value as a pickle of protocol 2 (it starts `\x80\x02`), which
@@ -119,7 +117,7 @@ export function dumps(value: unknown): Uint8Array {
   const w = acquireWriter();
   try {
     w.bytes2(op.PROTO, PROTOCOL);
-    encodeValue(w, value, new Map());
+    writeValue(w, value, new Map());
     w.byte(op.STOP);
     return w.take();
   } finally {
@@ -145,444 +143,15 @@ export function releaseWriter(w: Writer): void {
   sharedWriter = w;
 }
 
-/** Writes a record's formatted message as a pickled str. */
-export type MessageWriter = (
-  w: Writer,
-  record: Readonly<Record<string, unknown>>,
-) => void;
+// ---- Writing a pickle in pieces -------------------------------------------
+// For writers that lay out a pickle's outer dict themselves (the record
+// encoder in record/): each value is written with these, sharing one memo.
 
 /**
- * Writes the dict CPython's `SocketHandler.makePickle` builds from a record:
- * the record's own keys in order, `msg` replaced by the formatted message,
- * `args` and `exc_info` by None, `message` left out, and `created`, `msecs`,
- * `relativeCreated` always as floats. Writes PROTO and STOP too.
- *
- * This is the hot path of every handler: scalar values are written inline
- * and the memo is only made when a value is a container.
+ * Writes one value (iteratively: nesting is not bounded by the JS stack),
+ * remembering containers in `memo` so later values can refer to them.
  */
-export function writeRecordPickle(
-  w: Writer,
-  record: Readonly<Record<string, unknown>>,
-  writeMessage: MessageWriter,
-): void {
-  if (writeStandardRecord(w, record, writeMessage, null)) return;
-  w.ensure(RECORD_HEAD.length);
-  w.buf.set(RECORD_HEAD, w.pos);
-  w.pos += RECORD_HEAD.length;
-  let memo: Memo | null = null;
-  let inBatch = 0;
-  let std = 0; // index into STANDARD_KEYS while the record follows CPython's order
-  for (const key in record) {
-    const fast = std < STANDARD_KEYS.length && key === STANDARD_KEYS[std];
-    if (!fast && (key === "message" || !Object.hasOwn(record, key))) continue;
-    if (inBatch === op.BATCH_SIZE) {
-      w.bytes2(op.SETITEMS, op.MARK);
-      inBatch = 0;
-    }
-    inBatch++;
-    let action: number;
-    if (fast) {
-      // A standard key in its usual place: its bytes are ready.
-      action = STANDARD_ACTIONS[std];
-      writeKey(w, std++);
-    } else {
-      action = actionOf(key);
-      w.byte(op.BINUNICODE);
-      w.lengthPrefixedUtf8(key);
-    }
-    let v = record[key];
-    if (action === AS_MESSAGE) {
-      writeMessage(w, record);
-      continue;
-    } else if (action === AS_NONE) {
-      v = null;
-    } else if (action === AS_FLOAT && typeof v === "number") {
-      writeFloat(w, v);
-      continue;
-    }
-    if (typeof v === "object" && v !== null) {
-      if (memo === null) memo = new Map([[record, 0]]);
-      encodeValue(w, v, memo);
-    } else {
-      put(w, v, EMPTY_MEMO, NO_STACK);
-    }
-  }
-  w.bytes2(op.SETITEMS, op.STOP);
-}
-
-// What writeRecordPickle does with a key's value.
-const AS_IS = 0;
-/** `msg`: the formatted message. */
-const AS_MESSAGE = 1;
-/** `args`, `exc_info`: None. */
-const AS_NONE = 2;
-/** `created`, `msecs`, `relativeCreated`: always a float. */
-const AS_FLOAT = 3;
-
-function actionOf(key: string): number {
-  switch (key) {
-    case "msg":
-      return AS_MESSAGE;
-    case "args":
-    case "exc_info":
-      return AS_NONE;
-    case "created":
-    case "msecs":
-    case "relativeCreated":
-      return AS_FLOAT;
-    default:
-      return AS_IS;
-  }
-}
-
-/** CPython's LogRecord keys in CPython's order (as record.ts builds them). */
-const STANDARD_KEYS = RECORD_KEYS;
-const STANDARD_ACTIONS = STANDARD_KEYS.map(actionOf);
-/** Each standard key as a whole BINUNICODE opcode: `X`, length, UTF-8. */
-const STANDARD_KEY_BYTES = STANDARD_KEYS.map((key) => {
-  const w = new Writer(64);
-  w.byte(op.BINUNICODE);
-  w.lengthPrefixedUtf8(key);
-  return w.take();
-});
-
-/** PROTO 2, EMPTY_DICT, BINPUT 0, MARK: how every record pickle starts. */
-const RECORD_HEAD = new Uint8Array([
-  op.PROTO,
-  PROTOCOL,
-  op.EMPTY_DICT,
-  op.BINPUT,
-  0,
-  op.MARK,
-]);
-/** Scalars never touch the memo or the stack: these stay empty. */
-const EMPTY_MEMO: Memo = new Map();
-const NO_STACK: Frame[] = [];
-
-// ---- The fast path: a record as makeLogRecord builds it -------------------
-//
-// Between the values that change with every record (msg, created, msecs,
-// relativeCreated) lie runs of keys whose values seldom change (a logger's
-// name; the level, source and function of a call; thread and process).
-// Each run is a block: its bytes are kept for the last few sets of values
-// seen, and copied whole when the values are the same (compared with ===).
-
-/** Sets of values each block keeps bytes for (alternating loggers, levels). */
-const BLOCK_CACHE_SIZE = 4;
-/** A block longer than this is written each time, not kept. */
-const MAX_BLOCK_BYTES = 4096;
-/** Indexes into STANDARD_KEYS. */
-const K_NAME = 0;
-const K_MSG = 1;
-const K_ARGS = 2;
-const K_FUNCNAME = 12;
-const K_CREATED = 13;
-const K_MSECS = 14;
-const K_RELATIVE = 15;
-const K_THREAD = 16;
-const K_TASKNAME = 20;
-/** Keys of block 2: levelname through funcName, less exc_info (always None). */
-const BLOCK2_KEYS = [3, 4, 5, 6, 7, 9, 10, 11, 12];
-/** Keys of block 3: thread through taskName. */
-const BLOCK3_KEYS = [16, 17, 18, 19, 20];
-
-/** The bytes of one block for one set of values. */
-interface BlockBytes {
-  values: unknown[];
-  bytes: Uint8Array;
-}
-
-/** The kept bytes of one block. */
-class Block {
-  readonly entries: BlockBytes[] = [];
-  next = 0;
-  constructor(
-    /** Keys whose values the block holds (and compares). */
-    readonly keys: readonly number[],
-    /** The first and last key the block writes (None ones included). */
-    readonly first: number,
-    readonly last: number,
-  ) {}
-
-  /** Keeps the bytes just written for these values. */
-  keep(values: unknown[], w: Writer, start: number): void {
-    const n = w.pos - start;
-    if (n > MAX_BLOCK_BYTES) return;
-    const entry = { values, bytes: w.buf.slice(start, w.pos) };
-    if (this.entries.length < BLOCK_CACHE_SIZE) this.entries.push(entry);
-    else this.entries[this.next] = entry;
-    this.next = (this.next + 1) % BLOCK_CACHE_SIZE;
-  }
-}
-
-/**
- * The keys created, msecs and relativeCreated, each followed by BINFLOAT
- * and room for its 8 bytes: the times are set into a copy of it.
- */
-const TIMES = (() => {
-  const w = new Writer(128);
-  for (let k = K_CREATED; k <= K_RELATIVE; k++) {
-    w.raw(STANDARD_KEY_BYTES[k]);
-    writeFloat(w, 0);
-  }
-  return w.take().slice();
-})();
-/** Where each time's 8 bytes are in TIMES. */
-const TIMES_CREATED = STANDARD_KEY_BYTES[K_CREATED].length + 1;
-const TIMES_MSECS = TIMES_CREATED + 8 + STANDARD_KEY_BYTES[K_MSECS].length + 1;
-const TIMES_RELATIVE = TIMES_MSECS + 8 +
-  STANDARD_KEY_BYTES[K_RELATIVE].length + 1;
-
-const block1 = new Block([K_NAME], K_NAME, K_NAME);
-const block2 = new Block(BLOCK2_KEYS, K_ARGS, K_FUNCNAME);
-const block3 = new Block(BLOCK3_KEYS, K_THREAD, K_TASKNAME);
-
-/** Whether a value can be kept in a block (compared by ===, no memo). */
-function isScalar(v: unknown): boolean {
-  return typeof v !== "object" || v === null;
-}
-
-/**
- * Writes a record whose first keys are CPython's, in CPython's order (as
- * makeLogRecord makes them), with scalar standard values. Returns false,
- * having written nothing, for any other record.
- */
-function writeStandardRecord(
-  w: Writer,
-  r: Readonly<Record<string, unknown>>,
-  writeMessage: MessageWriter,
-  extras: Readonly<Record<string, unknown>> | null,
-): boolean {
-  // Positions are kept from the result's start: a slab that fills up moves
-  // the result to a new one.
-  const start = w.pos - w.start;
-  // Block 1: the head, the logger name, the key of msg.
-  const name = r.name;
-  if (!isScalar(name)) return false;
-  if (!copyBlock1(w, name)) {
-    const at = w.pos - w.start;
-    w.ensure(RECORD_HEAD.length);
-    w.buf.set(RECORD_HEAD, w.pos);
-    w.pos += RECORD_HEAD.length;
-    writeKey(w, K_NAME);
-    put(w, name, EMPTY_MEMO, NO_STACK);
-    writeKey(w, K_MSG);
-    block1.keep([name], w, w.start + at);
-  }
-  writeMessage(w, r);
-  // Block 2: args (None), levelname .. funcName (exc_info, None, inside).
-  if (!copyBlock2(w, r) && !writeBlock(w, r, block2)) {
-    w.pos = w.start + start;
-    return false;
-  }
-  // The times: always floats.
-  const created = r.created;
-  const msecs = r.msecs;
-  const relativeCreated = r.relativeCreated;
-  if (
-    typeof created === "number" && typeof msecs === "number" &&
-    typeof relativeCreated === "number"
-  ) {
-    w.ensure(TIMES.length);
-    const at = w.pos;
-    w.buf.set(TIMES, at);
-    w.view.setFloat64(at + TIMES_CREATED, created, false);
-    w.view.setFloat64(at + TIMES_MSECS, msecs, false);
-    w.view.setFloat64(at + TIMES_RELATIVE, relativeCreated, false);
-    w.pos = at + TIMES.length;
-  } else {
-    for (let k = K_CREATED; k <= K_RELATIVE; k++) {
-      writeKey(w, k);
-      const v = r[STANDARD_KEYS[k]];
-      if (typeof v === "number") writeFloat(w, v);
-      else if (isScalar(v)) put(w, v, EMPTY_MEMO, NO_STACK);
-      else {
-        w.pos = w.start + start;
-        return false;
-      }
-    }
-  }
-  // Block 3: thread .. taskName.
-  if (!copyBlock3(w, r) && !writeBlock(w, r, block3)) {
-    w.pos = w.start + start;
-    return false;
-  }
-  if (extras !== null) {
-    // The extra keys of the partial record the standard ones were set from.
-    if (!writeExtras(w, extras)) {
-      w.pos = w.start + start;
-      return false;
-    }
-    w.bytes2(op.SETITEMS, op.STOP);
-    return true;
-  }
-  // The record's own keys: CPython's first, then the extra ones.
-  let memo: Memo | null = null;
-  let i = 0;
-  for (const key in r) {
-    if (i < STANDARD_KEYS.length) {
-      if (key !== STANDARD_KEYS[i++]) {
-        w.pos = w.start + start;
-        return false;
-      }
-      continue;
-    }
-    if (key === "message" || !Object.hasOwn(r, key)) continue;
-    if (++i >= op.BATCH_SIZE) {
-      w.pos = w.start + start; // a thousand keys: the general path batches them
-      return false;
-    }
-    memo = writeExtra(w, key, r[key], memo, r);
-  }
-  if (i < STANDARD_KEYS.length) {
-    w.pos = w.start + start;
-    return false;
-  }
-  w.bytes2(op.SETITEMS, op.STOP);
-  return true;
-}
-
-/**
- * Writes the record `makeLogRecord(init)` would make, given its standard
- * keys already set on `standard` (an object with exactly those keys, in
- * CPython's order) and its extra keys in `init`. Returns false, having
- * written nothing, when the record needs the general path (see
- * writeRecordPickle): a standard value that is not a scalar, an extra key
- * that is an array index (such keys come first in a JavaScript object),
- * `__proto__`, or a thousand keys.
- */
-export function writeRecordPickleOf(
-  w: Writer,
-  standard: Readonly<Record<string, unknown>>,
-  init: Readonly<Record<string, unknown>>,
-  writeMessage: MessageWriter,
-): boolean {
-  return writeStandardRecord(w, standard, writeMessage, init);
-}
-
-/** The extra keys of `init`, as makeLogRecord copies them. */
-function writeExtras(
-  w: Writer,
-  init: Readonly<Record<string, unknown>>,
-): boolean {
-  let memo: Memo | null = null;
-  let n = STANDARD_KEYS.length;
-  for (const key in init) {
-    if (STANDARD_KEY_SET.has(key) || !Object.hasOwn(init, key)) continue;
-    if (key === "message") continue;
-    if (key === "__proto__" || isIndexKey(key) || ++n >= op.BATCH_SIZE) {
-      return false;
-    }
-    // Memo 0 is the record's dict, which no value here can be.
-    memo = writeExtra(w, key, init[key], memo, NOT_A_VALUE);
-  }
-  return true;
-}
-
-/**
- * Writes an extra key and its value. The memo is made for the first value
- * that is a container, with `dict` (the record's dict) as its entry 0.
- * Returns the memo.
- */
-function writeExtra(
-  w: Writer,
-  key: string,
-  v: unknown,
-  memo: Memo | null,
-  dict: object,
-): Memo | null {
-  writeStr(w, key);
-  if (isScalar(v)) {
-    put(w, v, EMPTY_MEMO, NO_STACK);
-    return memo;
-  }
-  memo ??= new Map([[dict, 0]]);
-  encodeValue(w, v, memo);
-  return memo;
-}
-
-const STANDARD_KEY_SET: ReadonlySet<string> = new Set(STANDARD_KEYS);
-/** Holds memo 0 (the record's dict) in the memo of writeExtras. */
-const NOT_A_VALUE = {};
-/** Largest array index (2^32 - 2). */
-const MAX_INDEX = 4_294_967_294;
-
-/** Whether a key is an array index, which objects list before other keys. */
-function isIndexKey(key: string): boolean {
-  const c = key.charCodeAt(0);
-  if (c < 0x30 || c > 0x39) return false;
-  return /^(?:0|[1-9][0-9]*)$/.test(key) && Number(key) <= MAX_INDEX;
-}
-
-function writeKey(w: Writer, k: number): void {
-  const bytes = STANDARD_KEY_BYTES[k];
-  const n = bytes.length;
-  w.ensure(n);
-  const buf = w.buf;
-  let p = w.pos;
-  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
-  w.pos = p;
-}
-
-function copy(w: Writer, bytes: Uint8Array): true {
-  w.ensure(bytes.length);
-  w.buf.set(bytes, w.pos);
-  w.pos += bytes.length;
-  return true;
-}
-
-function copyBlock1(w: Writer, name: unknown): boolean {
-  for (const e of block1.entries) {
-    if (e.values[0] === name) return copy(w, e.bytes);
-  }
-  return false;
-}
-
-function copyBlock2(w: Writer, r: Readonly<Record<string, unknown>>): boolean {
-  for (const { values: v, bytes } of block2.entries) {
-    if (
-      v[0] === r.levelname && v[1] === r.levelno && v[2] === r.pathname &&
-      v[3] === r.filename && v[4] === r.module && v[5] === r.exc_text &&
-      v[6] === r.stack_info && v[7] === r.lineno && v[8] === r.funcName
-    ) return copy(w, bytes);
-  }
-  return false;
-}
-
-function copyBlock3(w: Writer, r: Readonly<Record<string, unknown>>): boolean {
-  for (const { values: v, bytes } of block3.entries) {
-    if (
-      v[0] === r.thread && v[1] === r.threadName && v[2] === r.processName &&
-      v[3] === r.process && v[4] === r.taskName
-    ) return copy(w, bytes);
-  }
-  return false;
-}
-
-/**
- * Writes a block not kept yet (its keys, with None for `args` and
- * `exc_info`, and the record's values) and keeps it. Returns false, having
- * kept nothing, when a value is not a scalar.
- */
-function writeBlock(
-  w: Writer,
-  r: Readonly<Record<string, unknown>>,
-  block: Block,
-): boolean {
-  const values = block.keys.map((k) => r[STANDARD_KEYS[k]]);
-  if (!values.every(isScalar)) return false;
-  const at = w.pos - w.start;
-  for (let k = block.first; k <= block.last; k++) {
-    writeKey(w, k);
-    if (STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
-    else put(w, r[STANDARD_KEYS[k]], EMPTY_MEMO, NO_STACK);
-  }
-  block.keep(values, w, w.start + at);
-  return true;
-}
-
-/** Encodes one value (iteratively: nesting is not bounded by the JS stack). */
-function encodeValue(w: Writer, root: unknown, memo: Memo): void {
+export function writeValue(w: Writer, root: unknown, memo: Memo): void {
   const stack: Frame[] = [];
   if (!put(w, root, memo, stack)) return;
   outer: while (stack.length > 0) {
@@ -815,12 +384,25 @@ function hashable(v: unknown, depth: number): unknown {
   return safeString(v);
 }
 
-function writeStr(w: Writer, s: string): void {
+/**
+ * Writes a value that is not an object (or is null): never touches a memo.
+ */
+export function writeScalar(w: Writer, v: unknown): void {
+  put(w, v, EMPTY_MEMO, NO_STACK);
+}
+
+/** Scalars never touch the memo or the stack: these stay empty. */
+const EMPTY_MEMO: Memo = new Map();
+const NO_STACK: Frame[] = [];
+
+/** Writes a str (BINUNICODE). */
+export function writeStr(w: Writer, s: string): void {
   w.byte(op.BINUNICODE);
   w.lengthPrefixedUtf8(s);
 }
 
-function writeFloat(w: Writer, n: number): void {
+/** Writes a float (BINFLOAT), whatever the number. */
+export function writeFloat(w: Writer, n: number): void {
   w.byte(op.BINFLOAT);
   w.float64be(n);
 }
@@ -901,52 +483,4 @@ function writeBytes(w: Writer, b: Uint8Array): void {
   w.pos = p;
   writeStr(w, LATIN1);
   w.bytes2(op.TUPLE2, op.REDUCE);
-}
-
-/**
- * The text of an Error as a traceback-like string: its stack (or name and
- * message when it has none), then each `cause` as `Caused by: ...`.
- */
-export function formatError(err: Error): string {
-  let out = errorText(err);
-  const seen = new Set<unknown>([err]);
-  let cause: unknown = safeCause(err);
-  for (
-    let i = 0;
-    i < MAX_CAUSES && cause !== undefined && !seen.has(cause);
-    i++
-  ) {
-    seen.add(cause);
-    out += "\nCaused by: " +
-      (cause instanceof Error ? errorText(cause) : safeString(cause));
-    cause = cause instanceof Error ? safeCause(cause) : undefined;
-  }
-  return out;
-}
-
-function safeCause(err: Error): unknown {
-  try {
-    return err.cause;
-  } catch {
-    return undefined;
-  }
-}
-
-function errorText(err: Error): string {
-  try {
-    const stack = err.stack;
-    if (typeof stack === "string" && stack.length > 0) return stack;
-    return `${err.name}: ${err.message}`;
-  } catch {
-    return safeString(err);
-  }
-}
-
-/** `String(v)`, or `[object Tag]` when that throws. */
-export function safeString(v: unknown): string {
-  try {
-    return String(v);
-  } catch {
-    return Object.prototype.toString.call(v);
-  }
 }

@@ -3,8 +3,7 @@
 // bytes arrive (never to a length a header merely declares), is charged to
 // a budget shared by all connections, and shrinks back after a large frame.
 
-/** Bytes of the `>L` length prefix of a frame. */
-export const FRAME_HEADER = 4;
+import { FRAME_HEADER } from "../record/frame.ts";
 
 /** Bytes a connection reads at a time, and the size of its buffer at rest. */
 export const READ_CHUNK = 64 * 1024;

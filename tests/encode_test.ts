@@ -3,7 +3,7 @@
 // value we meant, containers' identity included.
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { dumps, isTuple, PickleFloat, tuple } from "../mod.ts";
-import { formatError } from "../pickle/encode.ts";
+import { formatError } from "../util/_error_text.ts";
 import { hex, lengthPrefixed, prng, pyScript, runPython } from "./_helpers.ts";
 
 type Desc = unknown[];

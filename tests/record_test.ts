@@ -11,7 +11,7 @@ import {
   RECORD_KEYS,
   tuple,
 } from "../mod.ts";
-import { frameLength, writeInitFrame } from "../record.ts";
+import { frameLength, writeFrame } from "../record.ts";
 import { lengthPrefixed, prng, pyScript, runPython } from "./_helpers.ts";
 
 Deno.test("makeLogRecord fills every CPython key with CPython's sentinels", () => {
@@ -467,7 +467,7 @@ Deno.test("a handler's frame written from a partial record is byte for byte make
     }
     let got: Uint8Array | Error | undefined;
     try {
-      writeInitFrame(init, 0, (buf, offset, length) => {
+      writeFrame(init, (buf, offset, length) => {
         got = buf.slice(offset, offset + length);
         return true;
       });

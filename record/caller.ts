@@ -7,6 +7,8 @@
  * @module
  */
 
+import { toPath } from "./model.ts";
+
 /** Where a log call was made. */
 export interface CallerInfo {
   /** File path (a `file:` URL becomes a path), or the module's URL. */
@@ -19,20 +21,26 @@ export interface CallerInfo {
 
 /** Files of the logging libraries whose frames stand above a log call: std/log, LogTape. */
 const LIBRARY_FILE = /[/@]std\/log\/|\/@logtape\//;
-/** This package's own files (not its tests), as a URL and, as V8 reports local files, a path. */
-const OWN_DIR = new URL(".", import.meta.url).href;
-const OWN_PATH = OWN_DIR.startsWith("file:")
-  ? decodeURIComponent(new URL(OWN_DIR).pathname)
-  : OWN_DIR;
+/**
+ * This package's root, from this module's own URL (it is one folder down),
+ * as a URL and, as V8 reports local files, a path.
+ */
+const OWN_ROOT = new URL("..", import.meta.url).href;
+const OWN_ROOT_PATH = toPath(OWN_ROOT);
+/**
+ * What under the root is not the library: code that logs through it (its
+ * tests, benchmarks and demo), whose log calls are callers like any other.
+ */
+const NOT_LIBRARY = /^(?:tests\/|bench\/|demo\.ts$)/;
 
+/** Whether a file is the library's own: wherever it sits in the package. */
 function isOwnFile(file: string): boolean {
-  const rest = file.startsWith(OWN_DIR)
-    ? file.slice(OWN_DIR.length)
-    : file.startsWith(OWN_PATH)
-    ? file.slice(OWN_PATH.length)
+  const rest = file.startsWith(OWN_ROOT)
+    ? file.slice(OWN_ROOT.length)
+    : file.startsWith(OWN_ROOT_PATH)
+    ? file.slice(OWN_ROOT_PATH.length)
     : null;
-  return rest !== null &&
-    (!rest.includes("/") || /^(?:handlers|pickle)\//.test(rest));
+  return rest !== null && !NOT_LIBRARY.test(rest);
 }
 /** Frames kept while looking for the caller. */
 const STACK_LIMIT = 40;
@@ -143,13 +151,4 @@ type ErrorWithHooks = ErrorConstructor & {
 
 function keepCallSites(_error: unknown, sites: CallSite[]): unknown {
   return sites;
-}
-
-function toPath(file: string): string {
-  if (!file.startsWith("file://")) return file;
-  try {
-    return decodeURIComponent(new URL(file).pathname);
-  } catch {
-    return file;
-  }
 }

@@ -1,0 +1,312 @@
+// Copyright the pysocklog authors. MIT license.
+/**
+ * The Python LogRecord attribute dict: build it and normalise it.
+ *
+ * A record here is a plain object with the attributes CPython's
+ * `logging.LogRecord` has (3.12's set, `taskName` included), so that a
+ * Python receiver's `logging.makeLogRecord(pickle.loads(frame))` gives a
+ * record that formats like one made in Python.
+ *
+ * @module
+ */
+
+import { formatError } from "../util/_error_text.ts";
+import { RECORD_KEY_SET } from "./_keys.ts";
+import {
+  canonicalLevelName,
+  getLevelName,
+  LEVEL_N,
+  NAME_LEVELS,
+  NOTSET,
+} from "./levels.ts";
+
+/** The standard attributes of a CPython `logging.LogRecord` (3.12). */
+export interface LogRecordFields {
+  /** Logger name; `"root"` when unknown. */
+  name: string;
+  /** The message; formatted with `args` by {@linkcode getMessage}. */
+  msg: unknown;
+  /** %-format arguments for `msg`; sent as None. */
+  args: unknown;
+  /** `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`, or `Level N`. */
+  levelname: string;
+  /** 10, 20, 30, 40, 50 (trace 5). */
+  levelno: number;
+  /** Source file of the log call; `"(unknown file)"` when unknown. */
+  pathname: string;
+  /** Base name of `pathname`. */
+  filename: string;
+  /** `filename` without its extension; `"Unknown module"` when unknown. */
+  module: string;
+  /** An Error, turned into `exc_text`; sent as None. */
+  exc_info: unknown;
+  /** The formatted exception, or null. */
+  exc_text: string | null;
+  /** A formatted stack, or null. */
+  stack_info: string | null;
+  /** Line of the log call; 0 when unknown. */
+  lineno: number;
+  /** Function of the log call; `"(unknown function)"` when unknown. */
+  funcName: string;
+  /** POSIX seconds (a float). */
+  created: number;
+  /** Milliseconds part of `created` (a float). */
+  msecs: number;
+  /** Milliseconds since this module was loaded (a float). */
+  relativeCreated: number;
+  /** 0 (Deno has no thread ids). */
+  thread: number;
+  /** `"MainThread"`, or the worker's name. */
+  threadName: string;
+  /** `"MainProcess"`. */
+  processName: string;
+  /** `Deno.pid`. */
+  process: number;
+  /** Always null. */
+  taskName: string | null;
+}
+
+/**
+ * The attribute dict of a CPython `logging.LogRecord`, as `makePickle`
+ * sends it, plus any extra keys (Python's `extra=`).
+ */
+export interface LogRecordDict extends LogRecordFields {
+  /** Extra attributes. */
+  [key: string]: unknown;
+}
+
+/**
+ * What {@linkcode makeLogRecord} accepts: any part of a
+ * {@linkcode LogRecordDict}. `created` may be a `Date`; `exc_info` may be an
+ * Error (it fills `exc_text`); `levelno` or `levelname` alone fills both.
+ */
+export type LogRecordInit = Partial<Omit<LogRecordFields, "created">> & {
+  created?: number | Date;
+  [key: string]: unknown;
+};
+
+const STANDARD = RECORD_KEY_SET;
+
+const UNKNOWN_FILE = "(unknown file)";
+const UNKNOWN_MODULE = "Unknown module";
+const UNKNOWN_FUNCTION = "(unknown function)";
+const MS_PER_S = 1000;
+/** When this module was loaded, as CPython's `logging._startTime`. */
+const START_MS = Date.now();
+
+const threadName: string = (() => {
+  const g = globalThis as { WorkerGlobalScope?: unknown; name?: unknown };
+  return g.WorkerGlobalScope !== undefined && typeof g.name === "string" &&
+      g.name !== ""
+    ? g.name
+    : "MainThread";
+})();
+
+/** Records made by makeLogRecord: makePickle need not fill them again. */
+const complete = new WeakSet<object>();
+/**
+ * The record toLogRecord made last (a handler's `handle()` makes one and
+ * pickles it at once): known complete without the WeakSet, which costs
+ * about 90 ns a record.
+ */
+let lastMade: object | null = null;
+
+/**
+ * Builds a complete record dict from a partial one, filling every key as
+ * CPython's `LogRecord` would, with CPython's own sentinels where a value is
+ * unknown. Keys of `init` that are not LogRecord attributes, and the keys of
+ * `extra`, become extra keys. An `extra` key never replaces a standard key
+ * or a key of `init`: it is kept under its name plus `_` instead.
+ *
+ * @example Fill a record
+ * ```ts
+ * import { makeLogRecord } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * const r = makeLogRecord({ name: "app", levelname: "WARN", msg: "disk low" });
+ * equal(r.levelname, "WARNING");
+ * equal(r.levelno, 30);
+ * equal(r.funcName, "(unknown function)");
+ * ```
+ *
+ * @param init Any part of a record.
+ * @param extra Extra attributes, as Python's `extra=`.
+ * @returns A complete record dict.
+ */
+export function makeLogRecord(
+  init: LogRecordInit = {},
+  extra?: Readonly<Record<string, unknown>>,
+): LogRecordDict {
+  const record = fill(init, extra);
+  complete.add(record);
+  return record;
+}
+
+/**
+ * makeLogRecord's work, without remembering the record.
+ *
+ * @param init Any part of a record.
+ * @param extra Extra attributes.
+ * @returns A complete record dict.
+ */
+export function fill(
+  init: LogRecordInit,
+  extra?: Readonly<Record<string, unknown>>,
+): LogRecordDict {
+  const record = shell();
+  setStandard(record, init);
+  for (const key in init) {
+    if (!STANDARD.has(key) && Object.hasOwn(init, key)) record[key] = init[key];
+  }
+  if (extra !== undefined) {
+    for (const key in extra) {
+      if (!Object.hasOwn(extra, key)) continue;
+      let name = key;
+      while (STANDARD.has(name) || Object.hasOwn(record, name)) name += "_";
+      record[name] = extra[key];
+    }
+  }
+  return record;
+}
+
+/**
+ * A record with every standard key, in CPython's order, to be set.
+ *
+ * @returns The record.
+ */
+export function shell(): LogRecordDict {
+  return {
+    name: "",
+    msg: null,
+    args: null,
+    levelname: "",
+    levelno: 0,
+    pathname: "",
+    filename: "",
+    module: "",
+    exc_info: null,
+    exc_text: null,
+    stack_info: null,
+    lineno: 0,
+    funcName: "",
+    created: 0,
+    msecs: 0,
+    relativeCreated: 0,
+    thread: 0,
+    threadName: "",
+    processName: "",
+    process: 0,
+    taskName: null,
+  };
+}
+
+/**
+ * Sets every standard key of `record` from `init`, as CPython's LogRecord would.
+ *
+ * @param record A record from {@linkcode shell}.
+ * @param init Any part of a record.
+ */
+export function setStandard(record: LogRecordDict, init: LogRecordInit): void {
+  let levelno: number;
+  let levelname: string;
+  if (typeof init.levelno === "number") {
+    levelno = init.levelno;
+    levelname = typeof init.levelname === "string"
+      ? canonicalLevelName(init.levelname)
+      : getLevelName(levelno);
+  } else if (typeof init.levelname === "string") {
+    levelname = canonicalLevelName(init.levelname);
+    levelno = NAME_LEVELS[levelname] ?? parseLevelN(levelname);
+  } else {
+    levelno = NOTSET;
+    levelname = getLevelName(NOTSET);
+  }
+  const created = init.created instanceof Date
+    ? init.created.getTime() / MS_PER_S
+    : typeof init.created === "number"
+    ? init.created
+    : Date.now() / MS_PER_S;
+  const createdMs = created * MS_PER_S;
+  const pathname = typeof init.pathname === "string"
+    ? toPath(init.pathname)
+    : UNKNOWN_FILE;
+  const excInfo = init.exc_info;
+  record.name = init.name ?? "root";
+  record.msg = init.msg ?? "";
+  record.args = init.args ?? null;
+  record.levelname = levelname;
+  record.levelno = levelno;
+  record.pathname = pathname;
+  record.filename = init.filename ??
+    (pathname === UNKNOWN_FILE ? UNKNOWN_FILE : basename(pathname));
+  record.module = init.module ??
+    (pathname === UNKNOWN_FILE
+      ? UNKNOWN_MODULE
+      : stripExtension(record.filename));
+  record.exc_info = null;
+  record.exc_text = init.exc_text ??
+    (excInfo instanceof Error ? formatError(excInfo) : null);
+  record.stack_info = init.stack_info ?? null;
+  record.lineno = init.lineno ?? 0;
+  record.funcName = init.funcName ?? UNKNOWN_FUNCTION;
+  record.created = created;
+  record.msecs = init.msecs ?? Math.floor(createdMs) % MS_PER_S;
+  record.relativeCreated = init.relativeCreated ?? createdMs - START_MS;
+  record.thread = init.thread ?? 0;
+  record.threadName = init.threadName ?? threadName;
+  record.processName = init.processName ?? "MainProcess";
+  record.process = init.process ?? Deno.pid;
+  record.taskName = init.taskName ?? null;
+}
+
+/**
+ * The record itself when {@linkcode makeLogRecord} made it, else a record
+ * made from it.
+ */
+export function toLogRecord(record: LogRecordInit): LogRecordDict {
+  if (isLogRecord(record)) return record as LogRecordDict;
+  const made = fill(record);
+  lastMade = made;
+  return made;
+}
+
+function parseLevelN(name: string): number {
+  const m = LEVEL_N.exec(name);
+  return m ? Number(m[1]) : NOTSET;
+}
+
+/**
+ * A `file:` URL becomes a path; anything else is kept.
+ *
+ * @param pathname A path or URL.
+ * @returns The path.
+ */
+export function toPath(pathname: string): string {
+  if (!pathname.startsWith("file://")) return pathname;
+  try {
+    return decodeURIComponent(new URL(pathname).pathname);
+  } catch {
+    return pathname;
+  }
+}
+
+function basename(path: string): string {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return cut < 0 ? path : path.slice(cut + 1);
+}
+
+function stripExtension(filename: string): string {
+  const dot = filename.lastIndexOf(".");
+  return dot <= 0 ? filename : filename.slice(0, dot);
+}
+
+/**
+ * Whether makeLogRecord (or a handler's `handle()`) made this record: it
+ * is then pickled as it is.
+ *
+ * @param record A record or a part of one.
+ * @returns Whether it is complete.
+ */
+export function isLogRecord(record: LogRecordInit): boolean {
+  return record === lastMade || complete.has(record);
+}
