@@ -1,5 +1,6 @@
 """The logging cookbook's network receiver (LogRecordSocketReceiver):
-ThreadingTCPServer, recv(4) + recv(len) per frame, pickle.loads +
+ThreadingTCPServer, recv(4) + recv(len) per frame (a split header read
+whole), pickle.loads +
 logging.makeLogRecord per record. Prints "PORT n"; after TOTAL records,
 prints the seconds from the first record to the last and exits.
 
@@ -22,6 +23,14 @@ class LogRecordStreamHandler(socketserver.StreamRequestHandler):
     def handle(self):
         while True:
             chunk = self.connection.recv(4)
+            # The cookbook stops on a short read here; over a real stream a
+            # header can arrive split, so read the rest of it (else records
+            # are lost and the run never ends).
+            while 0 < len(chunk) < 4:
+                more = self.connection.recv(4 - len(chunk))
+                if not more:
+                    break
+                chunk += more
             if len(chunk) < 4:
                 break
             slen = struct.unpack(">L", chunk)[0]
