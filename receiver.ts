@@ -438,8 +438,7 @@ class ReceiverImpl implements Receiver {
   #head = 0;
   #closed = false;
   /** The consumer's pending next(), when it waits for a record. */
-  #consumer: ((result: IteratorResult<ReceivedRecord>) => void) | null =
-    null;
+  #consumer: ((result: IteratorResult<ReceivedRecord>) => void) | null = null;
   /** Wakes readers waiting for room. */
   #room: Promise<void> | null = null;
   #wakeReaders: (() => void) | null = null;

@@ -106,7 +106,11 @@ out(
 if (both || values.tcp) {
   const frames = await Deno.makeTempFile({ suffix: ".frames" });
   await new Deno.Command("python3", {
-    args: [here("./_receiver/make_frames.py"), String(RECORDS_PER_SENDER), frames],
+    args: [
+      here("./_receiver/make_frames.py"),
+      String(RECORDS_PER_SENDER),
+      frames,
+    ],
   }).output();
   const bytes = (await Deno.stat(frames)).size;
   const systems = [
@@ -131,7 +135,9 @@ if (both || values.tcp) {
   ];
   out();
   out(
-    `TCP: ${fmt(RECORDS_PER_SENDER)} real CPython SocketHandler frames per sender (varied records, ${
+    `TCP: ${
+      fmt(RECORDS_PER_SENDER)
+    } real CPython SocketHandler frames per sender (varied records, ${
       Math.round(bytes / RECORDS_PER_SENDER)
     } bytes each on average), replayed flat out; records/s from the first record to the last; median of ${TCP_RUNS} runs, systems interleaved.`,
   );
@@ -162,7 +168,9 @@ if (both || values.tcp) {
     for (const [i, sys] of systems.entries()) {
       const m = median(rates[i]);
       out(
-        `| ${senders} | ${sys.name} | ${fmt(m)} | ${(m / cookbook).toFixed(2)} |`,
+        `| ${senders} | ${sys.name} | ${fmt(m)} | ${
+          (m / cookbook).toFixed(2)
+        } |`,
       );
     }
   }
