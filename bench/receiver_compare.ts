@@ -1,16 +1,17 @@
 // The receiver at the socket level, against CPython's, side by side in one
 // run: `deno task bench:receiver` (writes bench/results/receiver_compare.md).
 //
-// TCP: our listen() (default options) + makeLogRecord on each record vs the
-// logging cookbook's receiver (ThreadingTCPServer, pickle.loads +
+// TCP: our listen() (default options), alone and with makeLogRecord on each
+// record, vs the logging cookbook's receiver (ThreadingTCPServer, pickle.loads +
 // logging.makeLogRecord), each fed real CPython SocketHandler frames of
 // 100,000 varied records per sender by 1 and 4 sender processes replaying
 // them flat out. Records/s from the first record to the last; median of 5
 // runs, systems interleaved.
 //
 // UDP: CPython DatagramHandler frames at 1k, 5k, 10k and 50k datagrams/s
-// for 2 s to our receiver (Deno.listenDatagram, then node:dgram) and to a
-// plain CPython recv loop; received, and lost as our stats count it
+// for 2 s to our receiver (Deno.listenDatagram, then node:dgram; with
+// makeLogRecord) and to CPython recv loops (the cookbook's: loads +
+// makeLogRecord; and recv only); received, and lost as our stats count it
 // (stats.dropped + stats.kernelDrops) and as the kernel counts it
 // (/proc/net/udp drops). Median of 3 runs.
 //
@@ -76,6 +77,12 @@ class Child {
     await w.write(new TextEncoder().encode(text + "\n"));
     w.releaseLock();
   }
+  /** CPU seconds (user + system, all threads) the child has used. */
+  cpu(): number {
+    const stat = Deno.readTextFileSync(`/proc/${this.proc.pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  }
   async end(): Promise<void> {
     try {
       this.proc.kill("SIGKILL");
@@ -115,6 +122,17 @@ if (both || values.tcp) {
   const bytes = (await Deno.stat(frames)).size;
   const systems = [
     {
+      name: "pysocklog listen() (yields the record dicts)",
+      start: (total: number) =>
+        new Child(Deno.execPath(), [
+          "run",
+          "-A",
+          here("./_receiver/ours_receiver.ts"),
+          String(total),
+          "plain",
+        ]),
+    },
+    {
       name: "pysocklog listen() + makeLogRecord",
       start: (total: number) =>
         new Child(Deno.execPath(), [
@@ -139,14 +157,17 @@ if (both || values.tcp) {
       fmt(RECORDS_PER_SENDER)
     } real CPython SocketHandler frames per sender (varied records, ${
       Math.round(bytes / RECORDS_PER_SENDER)
-    } bytes each on average), replayed flat out; records/s from the first record to the last; median of ${TCP_RUNS} runs, systems interleaved.`,
+    } bytes each on average), replayed flat out; records/s from the first record to the last, and the receiver process's CPU time (user + system, all threads) per record over that span; median of ${TCP_RUNS} runs, systems interleaved. On a shared, oversubscribed machine the CPU figure is the steadier one.`,
   );
   out();
-  out("| senders | system | records/s | × cookbook |");
-  out("|---:|---|---:|---:|");
+  out(
+    "| senders | system | records/s | × cookbook | CPU µs/record | × cookbook (CPU) |",
+  );
+  out("|---:|---|---:|---:|---:|---:|");
   for (const senders of [1, 4]) {
     const total = senders * RECORDS_PER_SENDER;
     const rates: number[][] = systems.map(() => []);
+    const cpus: number[][] = systems.map(() => []);
     for (let run = 0; run < TCP_RUNS; run++) {
       for (const [i, sys] of systems.entries()) {
         const child = sys.start(total);
@@ -158,19 +179,23 @@ if (both || values.tcp) {
               args: [here("./_receiver/replay.py"), String(port), frames],
             }).output(),
         );
+        const cpu0 = child.cpu();
         const secs = Number(await child.line());
+        cpus[i].push((child.cpu() - cpu0) * 1e6 / total);
         await Promise.all(replays);
         await child.end();
         rates[i].push(total / secs);
       }
     }
-    const cookbook = median(rates[1]);
+    const cookbook = median(rates[rates.length - 1]);
+    const cookbookCpu = median(cpus[cpus.length - 1]);
     for (const [i, sys] of systems.entries()) {
       const m = median(rates[i]);
+      const c = median(cpus[i]);
       out(
         `| ${senders} | ${sys.name} | ${fmt(m)} | ${
           (m / cookbook).toFixed(2)
-        } |`,
+        } | ${c.toFixed(1)} | ${(cookbookCpu / c).toFixed(2)} |`,
       );
     }
   }
@@ -227,19 +252,27 @@ if (both || values.udp) {
     name: "pysocklog, node:dgram",
     run: ours("node:dgram", []),
   });
+  const cpython = (args: string[]) => async (rate: number) => {
+    const child = new Child("python3", [
+      here("./_receiver/udp_recv.py"),
+      ...args,
+    ]);
+    const port = await child.port();
+    const sent = await udpSend(port, rate);
+    await sleep(300);
+    const kernel = kernelDrops(port);
+    await child.say("stats");
+    const received = Number(await child.line());
+    await child.end();
+    return { sent, received, counted: null, kernel };
+  };
   udpSystems.push({
     name: "CPython recv loop (loads + makeLogRecord)",
-    run: async (rate) => {
-      const child = new Child("python3", [here("./_receiver/udp_recv.py")]);
-      const port = await child.port();
-      const sent = await udpSend(port, rate);
-      await sleep(300);
-      const kernel = kernelDrops(port);
-      await child.say("stats");
-      const received = Number(await child.line());
-      await child.end();
-      return { sent, received, counted: null, kernel };
-    },
+    run: cpython([]),
+  });
+  udpSystems.push({
+    name: "CPython recv loop, recv only (decodes nothing)",
+    run: cpython(["plain"]),
   });
   out();
   out(

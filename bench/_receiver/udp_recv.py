@@ -1,8 +1,9 @@
-"""A plain CPython UDP receive loop, as the cookbook's UDP receiver:
-recv, strip the 4-byte length, pickle.loads + logging.makeLogRecord.
-Prints "PORT n"; on a line on stdin, prints the records received, exits.
+"""A CPython UDP receive loop, as the cookbook's UDP receiver: recv, strip
+the 4-byte length, pickle.loads + logging.makeLogRecord ("plain": recv
+only, decoding nothing). Prints "PORT n"; on a line on stdin, prints the
+datagrams received, exits.
 
-usage: udp_recv.py"""
+usage: udp_recv.py [plain]"""
 import logging
 import os
 import pickle
@@ -23,6 +24,10 @@ def report():
 
 
 threading.Thread(target=report, daemon=True).start()
+if sys.argv[1:] == ["plain"]:
+    while True:
+        s.recv(65536)
+        count[0] += 1
 while True:
     data = s.recv(65536)
     logging.makeLogRecord(pickle.loads(data[4:]))
