@@ -171,7 +171,9 @@ export interface ListenOptions {
    * Most bytes held for frames still arriving, across all connections,
    * beyond each connection's 64 KiB read buffer. A connection whose frame
    * would pass it is dropped. With the defaults, frame buffers hold at
-   * most 200 × 64 KiB + 64 MiB.
+   * most 200 × 64 KiB + 64 MiB (a buffer grows by doubling, so the GC may
+   * hold up to as much again for a while); decoded records waiting for the
+   * consumer come on top (see `maxBufferedRecords`).
    *
    * @default {67_108_864}
    */

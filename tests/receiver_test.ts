@@ -375,3 +375,27 @@ Deno.test("UDP through Deno.listenDatagram (--unstable-net): CPython's DatagramH
     await child.stop();
   }
 });
+
+Deno.test("listen(): limits are checked up front", async () => {
+  const bad: Record<string, unknown>[] = [
+    { maxConnections: 0 },
+    { maxConnections: 1.5 },
+    { maxFrameBytes: -1 },
+    { maxBufferedBytes: Number.NaN },
+    { frameTimeout: 0 },
+    { idleTimeout: -5 },
+    { maxBufferedRecords: "10" },
+    { udpPath: "raw" },
+  ];
+  for (const options of bad) {
+    let error: unknown;
+    try {
+      await (await listen({ port: 0, ...options })).close();
+    } catch (e) {
+      error = e;
+    }
+    ok(error instanceof RangeError, `${JSON.stringify(options)} is refused`);
+  }
+  await (await listen({ port: 0, maxConnections: 1, frameTimeout: Infinity }))
+    .close();
+});
