@@ -8,8 +8,17 @@
  * deno run --allow-net jsr:@pysocklog/pysocklog/cli listen            # TCP 9020
  * deno run --allow-net jsr:@pysocklog/pysocklog/cli listen --json | jq .msg
  * deno run --allow-net jsr:@pysocklog/pysocklog/cli listen --udp --level WARNING
+ * deno run --allow-net jsr:@pysocklog/pysocklog/cli listen --name app.db \
+ *   --format '%(asctime)s %(levelname)-8s %(name)s: %(message)s user=%(user)s'
  * deno run --allow-net jsr:@pysocklog/pysocklog/cli send --level ERROR "disk full"
  * ```
+ *
+ * Records come from the network, so `listen` renders each one within a
+ * budget ({@linkcode DEFAULT_MAX_RECORD_CHARS} characters, `--max-chars`):
+ * a record that holds a cycle, a structure shared 2^60 times or keys such
+ * as `toString` prints a bounded line with what was cut marked, in bounded
+ * time. Failures print one line and exit non-zero (2 for a bad command
+ * line); a closed stdout (`listen --json | head -1`) ends it quietly.
  *
  * Permissions: `--allow-net`; with `--unix PATH`, `--allow-read
  * --allow-write` too.
@@ -24,30 +33,56 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import dns from "node:dns";
+import { DatagramHandler, type Handler, SocketHandler } from "./mod.ts";
 import {
-  DatagramHandler,
   DEFAULT_TCP_LOGGING_PORT,
   DEFAULT_UDP_LOGGING_PORT,
-  getLevelName,
-  getLevelNo,
-  type Handler,
-  SocketHandler,
-} from "./mod.ts";
-import { formatAddr, listen, type ReceivedRecord } from "./receiver.ts";
+} from "./record.ts";
+import { formatAddr, listen, type Receiver } from "./receiver.ts";
+import { type CommandArgs, parseCommand, UsageError } from "./cli/_args.ts";
+import {
+  compileFormat,
+  DEFAULT_FORMAT,
+  jsonLine,
+  type LineFormat,
+  nameMatches,
+  textLine,
+} from "./cli/_format.ts";
+import {
+  DEFAULT_MAX_RECORD_CHARS,
+  errorText,
+  MAX_MAX_RECORD_CHARS,
+  MIN_MAX_RECORD_CHARS,
+} from "./cli/_render.ts";
+import { VERSION } from "./cli/_version.ts";
+import { runView } from "./viewer/cli.ts";
 
-const USAGE = `pysocklog: Python logging's SocketHandler wire format, from Deno.
+export { DEFAULT_FORMAT, DEFAULT_MAX_RECORD_CHARS };
+
+const USAGE =
+  `pysocklog ${VERSION}: Python logging's SocketHandler wire format, from Deno.
 
 Usage:
   pysocklog listen [--udp | --unix PATH] [--host HOST] [--port PORT]
-                   [--json] [--level LEVEL]
+                   [--json | --format FORMAT] [--level LEVEL]
+                   [--name PREFIX]... [--max-chars N]
   pysocklog send   [--udp | --unix PATH] [--host HOST] [--port PORT]
                    [--level LEVEL] [--name NAME] [MESSAGE...]
+  pysocklog --version | --help
 
-listen  prints each record as it arrives: a line with time, level, logger
-        name and message (the traceback below it), or with --json one JSON
-        object per line, for jq or a log shipper. --level drops records
-        below LEVEL (a name such as WARNING, or a number).
+listen  prints each record as it arrives: by default a line with time,
+        level, logger name, message and extras (key=value), the traceback
+        below it; with --format a Python logging.Formatter %-style line
+        (e.g. '%(asctime)s %(levelname)-8s %(name)s: %(message)s', extras
+        by name, '-' when a record lacks one); with --json one JSON object
+        per line, for jq or a log shipper. --level drops records below
+        LEVEL (a name such as WARNING, or a number); --name keeps the
+        records of logger PREFIX and its children (app: app, app.db).
+        Each record's output is cut at --max-chars characters (default
+        ${DEFAULT_MAX_RECORD_CHARS}), marked '…(+N chars)'/'…(+N items)'; a cut JSON
+        record ends with "$truncated":true. Text lines show terminal
+        control characters as \\xNN (newline and tab stay).
 send    sends one record per MESSAGE (or per line of stdin when there is
         none) at --level (default INFO) from logger --name (default
         "pysocklog"), and exits 1 when one was not delivered.
@@ -56,227 +91,319 @@ Defaults: --host 127.0.0.1, --port 9020 (9021 with --udp).
 Permissions: --allow-net (and --allow-read --allow-write with --unix).
 `;
 
+/** Ms given to a stopped `listen` to finish its last write before it exits anyway. */
+const STOP_GRACE_MS = 1_000;
+/** Ms `send` waits for the receiver before giving up on its records. */
+const SEND_CLOSE_TIMEOUT_MS = 3_000;
+
 /** Options of {@linkcode formatRecord}. */
 export interface FormatOptions {
   /**
-   * Colour the level with ANSI escapes.
+   * Colour the level with ANSI escapes (default format only).
    *
    * @default {false}
    */
   color?: boolean;
+  /**
+   * A Python `logging.Formatter` %-style format, such as
+   * `"%(asctime)s %(levelname)-8s %(name)s: %(message)s"`; extras by name.
+   * Without it, that format followed by the record's extras as `key=value`.
+   *
+   * @default {undefined}
+   */
+  format?: string;
+  /**
+   * Most characters written for the record (a few more for cut markers).
+   *
+   * @default {65_536}
+   */
+  maxChars?: number;
 }
 
-const LEVEL_COLORS: ReadonlyArray<readonly [number, string]> = [
-  [50, "\x1b[1;31m"], // CRITICAL: bold red
-  [40, "\x1b[31m"], // ERROR: red
-  [30, "\x1b[33m"], // WARNING: yellow
-  [20, "\x1b[32m"], // INFO: green
-  [0, "\x1b[90m"], // DEBUG and below: grey
-];
-const RESET = "\x1b[0m";
+let lastFormat: LineFormat | undefined;
+let lastFormatLimit = 0;
 
-function pad2(n: number): string {
-  return n < 10 ? "0" + n : String(n);
-}
-
-function formatTime(created: unknown): string {
-  if (typeof created !== "number" || !Number.isFinite(created)) {
-    return "????-??-?? ??:??:??.???";
+/** The limit given, checked: a whole number of characters in range. */
+function checkMaxChars(maxChars: number | undefined): number {
+  if (maxChars === undefined) return DEFAULT_MAX_RECORD_CHARS;
+  if (
+    !Number.isInteger(maxChars) || maxChars < MIN_MAX_RECORD_CHARS ||
+    maxChars > MAX_MAX_RECORD_CHARS
+  ) {
+    throw new RangeError(
+      `maxChars must be an integer from ${MIN_MAX_RECORD_CHARS} to ${MAX_MAX_RECORD_CHARS}, not ${maxChars}`,
+    );
   }
-  const d = new Date(created * 1000);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${
-    pad2(d.getHours())
-  }:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.${
-    String(d.getMilliseconds()).padStart(3, "0")
-  }`;
+  return maxChars;
 }
 
 /**
- * One record as a human line, in the spirit of Python's
- * `%(asctime)s %(levelname)-8s %(name)s: %(message)s`, with `exc_text` and
- * `stack_info` on the lines below.
+ * One record as human text: Python's
+ * `%(asctime)s %(levelname)-8s %(name)s: %(message)s` followed by the
+ * record's extras as `key=value`, or the `format` given; `exc_text` and
+ * `stack_info` on the lines below. Safe for any record a peer sends:
+ * cycles, shared structure and keys such as `toString` are rendered within
+ * `maxChars`.
  *
  * @example
  * ```ts
  * import { formatRecord } from "@pysocklog/pysocklog/cli";
  * import { equal } from "node:assert/strict";
  *
- * const line = formatRecord({ created: 0, levelname: "INFO", name: "app", msg: "ready" });
- * equal(line.endsWith(" INFO     app: ready"), true);
+ * const record = { created: 0, levelname: "INFO", name: "app", msg: "ready", user: "ann" };
+ * equal(formatRecord(record).endsWith(" INFO     app: ready user=ann"), true);
+ * equal(formatRecord(record, { format: "%(levelname)s [%(user)s] %(message)s" }), "INFO [ann] ready");
  * ```
  *
  * @param record A received record.
- * @param options Whether to colour the level.
+ * @param options Colour, format and limit.
  * @returns The text, without a final newline.
+ * @throws {RangeError} When `format` is not a valid %-style format, or
+ *   `maxChars` is not an integer from 80 to 2^28.
  */
 export function formatRecord(
-  record: ReceivedRecord,
+  record: Readonly<Record<string, unknown>>,
   options: FormatOptions = {},
 ): string {
-  const levelno = typeof record.levelno === "number" ? record.levelno : 0;
-  const levelname = typeof record.levelname === "string"
-    ? record.levelname
-    : getLevelName(levelno);
-  let level = levelname.padEnd(8);
-  if (options.color) {
-    const color = LEVEL_COLORS.find(([min]) => levelno >= min)![1];
-    level = color + level + RESET;
+  const maxChars = checkMaxChars(options.maxChars);
+  let format: LineFormat | undefined;
+  if (options.format !== undefined) {
+    if (
+      lastFormat?.source !== options.format || lastFormatLimit !== maxChars
+    ) {
+      lastFormat = compileFormat(options.format, maxChars);
+      lastFormatLimit = maxChars;
+    }
+    format = lastFormat;
   }
-  let line = `${formatTime(record.created)} ${level} ${
-    String(record.name ?? "root")
-  }: ${String(record.msg ?? "")}`;
-  if (typeof record.exc_text === "string" && record.exc_text !== "") {
-    line += "\n" + record.exc_text;
-  }
-  if (typeof record.stack_info === "string" && record.stack_info !== "") {
-    line += "\n" + record.stack_info;
-  }
-  return line;
+  return textLine(record, { format, color: options.color, maxChars });
 }
 
 /**
  * One record as a line of JSON. Values JSON has no form for are written
  * so that any JSON reader takes them: big integers as numbers when exact,
- * else strings; NaN and ±Infinity as strings; bytes as base64 strings; sets
- * as arrays; dicts with non-string keys as objects of their keys' text;
- * inert Python objects by their `toJSON`.
+ * else strings; NaN and ±Infinity as strings; bytes as
+ * `{"$bytes": "<base64>"}`; sets and tuples as arrays; dicts with
+ * non-string keys as objects of their keys' text; values with `toJSON`
+ * (dates, Python's stdlib values) by it; a reference to an enclosing value
+ * as `{"$cycle": true}`. Past `maxChars` characters, values are cut
+ * (marked `…(+N chars)` or `…(+N items)`) and the record ends with
+ * `"$truncated": true`.
  *
  * @example
  * ```ts
  * import { toJSONLine } from "@pysocklog/pysocklog/cli";
  * import { equal } from "node:assert/strict";
  *
- * equal(toJSONLine({ msg: "hi", n: 2n ** 70n, ratio: NaN }),
- *   '{"msg":"hi","n":"1180591620717411303424","ratio":"NaN"}');
+ * equal(toJSONLine({ msg: "hi", n: 2n ** 70n, ratio: NaN, raw: new Uint8Array([1, 2]) }),
+ *   '{"msg":"hi","n":"1180591620717411303424","ratio":"NaN","raw":{"$bytes":"AQI="}}');
+ * const loop: unknown[] = [];
+ * loop.push(loop);
+ * equal(toJSONLine({ loop }), '{"loop":[{"$cycle":true}]}');
  * ```
  *
  * @param record A received record.
+ * @param options The limit.
  * @returns The JSON text, without a newline.
+ * @throws {RangeError} When `maxChars` is not an integer from 80 to 2^28.
  */
-export function toJSONLine(record: ReceivedRecord): string {
-  return JSON.stringify(record, jsonReplacer);
+export function toJSONLine(
+  record: Readonly<Record<string, unknown>>,
+  options: { maxChars?: number } = {},
+): string {
+  return jsonLine(record, checkMaxChars(options.maxChars));
 }
 
-function jsonReplacer(this: unknown, _key: string, value: unknown): unknown {
-  switch (typeof value) {
-    case "bigint":
-      return Number.isSafeInteger(Number(value))
-        ? Number(value)
-        : String(value);
-    case "number":
-      return Number.isFinite(value) ? value : String(value);
-    case "object":
-      if (value instanceof Uint8Array) return toBase64(value);
-      if (value instanceof Set) return [...value];
-      if (value instanceof Map) {
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of value) {
-          Object.defineProperty(out, String(k), {
-            value: v,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        }
-        return out;
-      }
-      return value;
-    default:
-      return value;
-  }
-}
+/** A failure to report in one line, exit code 1. */
+class CliError extends Error {}
 
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
+/** Work to do before the process exits, even when a signal cuts it short. */
+const cleanups = new Set<() => void>();
 
-interface Parsed {
-  command: string;
-  udp: boolean;
-  unix?: string;
-  host: string;
-  port?: number;
-  json: boolean;
-  level?: string;
-  name: string;
-  messages: string[];
-}
-
-function parse(args: string[]): Parsed {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      udp: { type: "boolean", default: false },
-      unix: { type: "string" },
-      host: { type: "string", default: "127.0.0.1" },
-      port: { type: "string" },
-      json: { type: "boolean", default: false },
-      level: { type: "string" },
-      name: { type: "string", default: "pysocklog" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  const [command = "help", ...messages] = values.help ? ["help"] : positionals;
-  let port: number | undefined;
-  if (values.port !== undefined) {
-    port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new TypeError(`--port must be 0 to 65535, not ${values.port}`);
+function runCleanups(): void {
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // exiting anyway
     }
   }
-  if (values.udp && values.unix !== undefined) {
-    throw new TypeError("--udp and --unix cannot go together");
-  }
-  return {
-    command,
-    udp: values.udp,
-    unix: values.unix,
-    host: values.host,
-    port,
-    json: values.json,
-    level: values.level,
-    name: values.name,
-    messages,
-  };
+  cleanups.clear();
 }
 
-function levelOf(text: string): number {
-  return getLevelNo(/^\d+$/.test(text) ? Number(text) : text);
+/** Why a network operation failed, in a few words. */
+function reason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
+    return "address already in use";
+  }
+  if (error instanceof Deno.errors.NotCapable) {
+    const text = errorText(error);
+    return "missing permission: " + text[0].toLowerCase() + text.slice(1);
+  }
+  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES") {
+    return "permission denied";
+  }
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return "connection refused (nothing listens there)";
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return "address not available on this machine";
+  }
+  const text = errorText(error);
+  if (
+    code === "ENOTFOUND" || code === "EAI_AGAIN" ||
+    /lookup address|not known|ENOTFOUND|EAI_AGAIN/.test(text)
+  ) {
+    return "host name lookup failed";
+  }
+  if (error instanceof Deno.errors.NotFound || code === "ENOENT") {
+    return "no such file or directory";
+  }
+  return text.replace(/ \(os error \d+\)$/, "");
 }
 
-async function runListen(p: Parsed, signal?: AbortSignal): Promise<number> {
-  const min = p.level === undefined ? 0 : levelOf(p.level);
-  const receiver = await listen({
-    transport: p.unix !== undefined ? "unix" : p.udp ? "udp" : "tcp",
-    path: p.unix,
-    hostname: p.host,
-    port: p.port ??
-      (p.udp ? DEFAULT_UDP_LOGGING_PORT : DEFAULT_TCP_LOGGING_PORT),
-    signal,
-  });
-  const a = receiver.addr;
-  console.error(`pysocklog: listening on ${a.transport} ${formatAddr(a)}`);
-  const color = !p.json && Deno.stdout.isTerminal() && !Deno.noColor;
-  const encoder = new TextEncoder();
-  for await (const record of receiver) {
-    const levelno = typeof record.levelno === "number" ? record.levelno : 0;
-    if (levelno < min) continue;
-    const text = p.json ? toJSONLine(record) : formatRecord(record, { color });
-    await writeAll(encoder.encode(text + "\n"));
+function isBrokenPipe(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    (error as { code?: unknown } | null)?.code === "EPIPE";
+}
+
+/** Writes a line to stderr; a closed stderr is not worth a crash. */
+function printError(line: string): void {
+  try {
+    console.error(line);
+  } catch {
+    // nowhere to say it
   }
-  return 0;
 }
 
 async function writeAll(bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) {
     off += await Deno.stdout.write(bytes.subarray(off));
+  }
+}
+
+/**
+ * Before listening on a Unix socket path: a socket file left by a receiver
+ * that was killed is removed, but only when nothing accepts a connection
+ * on it; a live receiver's socket or any other file is left alone.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  if (!info.isSocket) {
+    throw new CliError(
+      `cannot listen on unix ${path}: the file exists and is not a socket`,
+    );
+  }
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) {
+      await Deno.remove(path); // stale: nobody listens
+      return;
+    }
+    throw error;
+  }
+  throw new CliError(
+    `cannot listen on unix ${path}: another receiver is listening there`,
+  );
+}
+
+/** Removes our socket file on exit, unless it is no longer ours. */
+function removeSocketLater(path: string): () => void {
+  let ino: number | null = null;
+  try {
+    ino = Deno.lstatSync(path).ino;
+  } catch {
+    // gone already
+  }
+  const cleanup = () => {
+    cleanups.delete(cleanup);
+    try {
+      if (ino !== null && Deno.lstatSync(path).ino === ino) {
+        Deno.removeSync(path);
+      }
+    } catch {
+      // removed by the listener's close, or not ours to remove
+    }
+  };
+  cleanups.add(cleanup);
+  return cleanup;
+}
+
+async function runListen(
+  p: CommandArgs,
+  signal?: AbortSignal,
+): Promise<number> {
+  const transport = p.unix !== undefined ? "unix" : p.udp ? "udp" : "tcp";
+  const port = p.port ??
+    (p.udp ? DEFAULT_UDP_LOGGING_PORT : DEFAULT_TCP_LOGGING_PORT);
+  const where = p.unix !== undefined
+    ? `unix ${p.unix}`
+    : `${transport} ${p.host.includes(":") ? `[${p.host}]` : p.host}:${port}`;
+  let receiver: Receiver;
+  try {
+    if (p.unix !== undefined) await clearStaleSocket(p.unix);
+    receiver = await listen({
+      transport,
+      path: p.unix,
+      hostname: p.host,
+      port,
+      signal,
+    });
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    let why = reason(error);
+    if (p.unix !== undefined && error instanceof Deno.errors.NotFound) {
+      why = "its directory does not exist";
+    }
+    throw new CliError(`cannot listen on ${where}: ${why}`);
+  }
+  const removeSocket = p.unix !== undefined
+    ? removeSocketLater(p.unix)
+    : () => {};
+  try {
+    const a = receiver.addr;
+    printError(`pysocklog: listening on ${a.transport} ${formatAddr(a)}`);
+    const color = !p.json && p.format === undefined &&
+      Deno.stdout.isTerminal() && !Deno.noColor;
+    const encoder = new TextEncoder();
+    const min = p.level ?? 0;
+    for await (const record of receiver) {
+      if (signal?.aborted) break;
+      const levelno = typeof record.levelno === "number" ? record.levelno : 0;
+      if (levelno < min || !nameMatches(record.name, p.names)) continue;
+      let text: string;
+      try {
+        text = p.json
+          ? jsonLine(record, p.maxChars)
+          : textLine(record, { format: p.format, color, maxChars: p.maxChars });
+      } catch (error) {
+        // A value whose own code threw (records from loads() have none).
+        printError(
+          `pysocklog: a record could not be shown: ${errorText(error)}`,
+        );
+        continue;
+      }
+      try {
+        await writeAll(encoder.encode(text + "\n"));
+      } catch (error) {
+        if (isBrokenPipe(error)) return 0; // the reader is gone: done
+        throw error;
+      }
+    }
+    return 0;
+  } finally {
+    await receiver.close();
+    removeSocket();
   }
 }
 
@@ -295,35 +422,99 @@ async function* stdinLines(): AsyncGenerator<string> {
   if (rest !== "") yield rest;
 }
 
-async function runSend(p: Parsed): Promise<number> {
-  const levelno = levelOf(p.level ?? "INFO");
-  const options = { closeTimeout: 3_000, exitTimeout: 0 };
+/** Fails early, in one line, when Deno would refuse the connection. */
+async function checkPermission(
+  descriptors: Deno.PermissionDescriptor[],
+): Promise<void> {
+  for (const d of descriptors) {
+    const { state } = await Deno.permissions.query(d);
+    if (state === "granted") continue;
+    if (state === "prompt" && Deno.stdin.isTerminal()) continue; // Deno asks
+    const what = d.name === "net" ? d.host : (d as { path?: string }).path;
+    throw new CliError(
+      `missing permission: requires ${d.name} access to ${what}, run again with --allow-${d.name}`,
+    );
+  }
+}
+
+async function runSend(p: CommandArgs): Promise<number> {
+  const levelno = p.level ?? 20;
+  const port = p.port ??
+    (p.udp ? DEFAULT_UDP_LOGGING_PORT : DEFAULT_TCP_LOGGING_PORT);
+  const where = p.unix ??
+    `${p.host.includes(":") ? `[${p.host}]` : p.host}:${port}`;
+  await checkPermission(
+    p.unix !== undefined
+      ? [{ name: "read", path: p.unix }, { name: "write", path: p.unix }]
+      : [{ name: "net", host: `${p.host}:${port}` }],
+  );
+  if (p.udp) {
+    // DatagramHandler retries a failed lookup without pause, holding the
+    // event loop (its close() never returns): find out first.
+    try {
+      await dns.promises.lookup(p.host);
+    } catch (error) {
+      throw new CliError(`cannot send to ${where}: ${reason(error)}`);
+    }
+  }
+  let lastError: unknown;
+  const options = {
+    closeTimeout: SEND_CLOSE_TIMEOUT_MS,
+    exitTimeout: 0,
+    onError: (error: unknown) => lastError = error,
+  };
+  // The handler retries quietly; keep why its last attempt failed.
+  class Reporting extends SocketHandler {
+    override async makeSocket(): Promise<Deno.Conn> {
+      try {
+        return await super.makeSocket();
+      } catch (error) {
+        lastError = error;
+        throw error;
+      }
+    }
+  }
   const handler: Handler = p.udp
-    ? new DatagramHandler(p.host, p.port ?? DEFAULT_UDP_LOGGING_PORT, options)
+    ? new DatagramHandler(p.host, port, options)
     : p.unix !== undefined
-    ? new SocketHandler(p.unix, null, options)
-    : new SocketHandler(p.host, p.port ?? DEFAULT_TCP_LOGGING_PORT, options);
+    ? new Reporting(p.unix, null, options)
+    : new Reporting(p.host, port, options);
+  const name = p.names[0] ?? "pysocklog";
   const messages = p.messages.length > 0 ? p.messages : stdinLines();
   for await (const msg of messages) {
-    handler.handle({ name: p.name, levelno, msg });
+    handler.handle({ name, levelno, msg });
   }
   await handler.close();
   const { emitted, sent } = handler.stats;
   if (sent < emitted) {
-    const where = p.unix ?? `${p.host}:${p.port ?? "default port"}`;
-    console.error(
+    const why = lastError === undefined ? "" : `: ${reason(lastError)}`;
+    printError(
       `pysocklog: ${
         emitted - sent
-      } of ${emitted} records not delivered to ${where}`,
+      } of ${emitted} records not delivered to ${where}${why}`,
     );
     return 1;
   }
   return 0;
 }
 
+/** The one line for a failure, and the exit code. */
+function report(error: unknown): number {
+  if (error instanceof UsageError) {
+    printError(`pysocklog: ${error.message} (pysocklog --help for usage)`);
+    return 2;
+  }
+  if (isBrokenPipe(error)) return 0;
+  printError(
+    `pysocklog: ${error instanceof CliError ? error.message : reason(error)}`,
+  );
+  return 1;
+}
+
 /**
  * Runs the command with `args` (as `Deno.args`) and returns its exit code.
  * `listen` runs until `signal` is aborted (or the process is stopped).
+ * Failures are written to stderr as one line, never thrown.
  *
  * @example Send one record
  * ```ts ignore
@@ -334,42 +525,84 @@ async function runSend(p: Parsed): Promise<number> {
  *
  * @param args The command line, without the program name.
  * @param signal Stops `listen`.
- * @returns The exit code: 0 on success, 1 when a record was not
- *   delivered, 2 on a usage error.
+ * @returns The exit code: 0 on success, 1 when the command failed (or a
+ *   record was not delivered), 2 on a usage error.
  */
 export async function main(
   args: string[],
   signal?: AbortSignal,
 ): Promise<number> {
-  let p: Parsed;
   try {
-    p = parse(args);
-    if (p.level !== undefined) levelOf(p.level);
+    const [command, ...rest] = args;
+    switch (command) {
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE);
+        return 0;
+      case "--version":
+      case "-V":
+        console.log(`pysocklog ${VERSION}`);
+        return 0;
+      case "listen":
+      case "send": {
+        const p = parseCommand(command, rest);
+        if (p.help) {
+          console.log(USAGE);
+          return 0;
+        }
+        return command === "listen"
+          ? await runListen(p, signal)
+          : await runSend(p);
+      }
+      case "view":
+        return await runView(rest, signal);
+      default:
+        throw new UsageError(
+          command.startsWith("-")
+            ? `a command comes first (listen or send), not ${command}`
+            : `unknown command ${JSON.stringify(command)}`,
+        );
+    }
   } catch (error) {
-    console.error(`pysocklog: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  switch (p.command) {
-    case "listen":
-      return await runListen(p, signal);
-    case "send":
-      return await runSend(p);
-    case "help":
-      console.log(USAGE);
-      return 0;
-    default:
-      console.error(`pysocklog: unknown command ${p.command}\n\n${USAGE}`);
-      return 2;
+    return report(error);
+  } finally {
+    runCleanups();
   }
 }
 
 if (import.meta.main) {
   const controller = new AbortController();
-  try {
-    Deno.addSignalListener("SIGINT", () => controller.abort());
-    Deno.addSignalListener("SIGTERM", () => controller.abort());
-  } catch {
-    // signals are not available (Windows for SIGTERM): Ctrl-C still ends it
+  const exit = (code: number) => {
+    runCleanups();
+    Deno.exit(code);
+  };
+  // Never a stack trace: whatever escapes is one line.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    exit(report(event.reason));
+  });
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    exit(report(event.error));
+  });
+  // listen stops on a signal as its normal end (exit 0); anything else was
+  // interrupted (128 + the signal's number, as a shell reports it).
+  const stopped = (sig: Deno.Signal) =>
+    Deno.args[0] === "listen" ? 0 : 128 + (sig === "SIGINT" ? 2 : 15);
+  const stop = (sig: Deno.Signal) => {
+    if (controller.signal.aborted) exit(stopped(sig)); // a second signal: now
+    controller.abort();
+    // A write stuck on a stalled reader must not keep us alive.
+    setTimeout(() => exit(stopped(sig)), STOP_GRACE_MS);
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(sig, () => stop(sig));
+    } catch {
+      // not available on this platform (SIGTERM on Windows)
+    }
   }
-  Deno.exit(await main(Deno.args, controller.signal));
+  exit(await main(Deno.args, controller.signal));
 }

@@ -7,8 +7,10 @@
  *   dependency on JSR at all.
  * - LogTape (`@logtape/logtape`, from npm): the `./logtape` entry needs
  *   nothing of it at run time or for type-checking; its record and sink
- *   types are structural (see `logtape.ts`). The tests use the real LogTape,
- *   mapped in `deno.json`.
+ *   types are structural (see `logtape.ts`). The tests, examples and
+ *   benchmarks use the real LogTape, mapped in `deno.json` under `scopes`
+ *   (not `imports`, which `deno task` would install before every task, the
+ *   demo's included).
  *
  * @module
  */

@@ -11,35 +11,76 @@
  * Permissions: `--allow-net`; for a Unix socket `path`, `--allow-read
  * --allow-write`.
  *
- * @example Log to a Python receiver with LogTape
- * ```ts ignore
- * import { configure, getLogger } from "@logtape/logtape";
+ * @example Log to a receiver with LogTape
+ * ```ts
+ * import { configure, getLogger, reset } from "@logtape/logtape";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
  * import { getSocketSink } from "@pysocklog/pysocklog/logtape";
+ * import { equal } from "node:assert/strict";
+ *
+ * // A receiver on a free port; a Python one on 9020 sees the same records.
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
  *
  * await configure({
- *   sinks: { python: getSocketSink({ hostname: "localhost", port: 9020 }) },
- *   loggers: [{ category: ["app"], sinks: ["python"], lowestLevel: "info" }],
+ *   sinks: { python: getSocketSink({ hostname: "127.0.0.1", port }) },
+ *   loggers: [
+ *     { category: ["app"], sinks: ["python"], lowestLevel: "info" },
+ *     { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+ *   ],
  * });
  * getLogger(["app", "db"]).info("Connected to {host}", { host: "db1" });
+ * await reset(); // disposes the sink: what it holds is written
+ *
+ * for await (const record of receiver) {
+ *   equal(record.name, "app.db");
+ *   equal(record.msg, "Connected to db1");
+ *   equal(record.host, "db1"); // Python: record.host
+ *   break;
+ * }
  * ```
  *
  * @module
  */
 
-import {
+import type { SocketHandler, SocketHandlerOptions } from "./handlers/socket.ts";
+import type {
   DatagramHandler,
-  type DatagramHandlerOptions,
-  SocketHandler,
-  type SocketHandlerOptions,
-} from "./mod.ts";
+  DatagramHandlerOptions,
+} from "./handlers/datagram.ts";
 import {
-  DEFAULT_TCP_LOGGING_PORT,
-  DEFAULT_UDP_LOGGING_PORT,
   findCaller,
   type LogRecordDict,
   type LogRecordInit,
   makeLogRecord,
 } from "./record.ts";
+import {
+  type DatagramAddress,
+  datagramHandlerAt,
+  type SocketAddress,
+  socketHandlerAt,
+  toExtra,
+} from "./adapters/_shared.ts";
+
+// The types these sinks' signatures use, re-exported so that the
+// documentation of this entry is complete on its own.
+export type {
+  DatagramHandler,
+  DatagramHandlerOptions,
+  Filter,
+  FrameBatch,
+  Handler,
+  HandlerOptions,
+  HandlerStats,
+  Level,
+  LogRecordDict,
+  LogRecordFields,
+  LogRecordInit,
+  SocketHandler,
+  SocketHandlerOptions,
+  TlsOptions,
+} from "./mod.ts";
+export type { DatagramAddress, SocketAddress } from "./adapters/_shared.ts";
 
 /** A LogTape level. */
 export type LogTapeLevel =
@@ -106,52 +147,12 @@ export interface RecordOptions {
 }
 
 /** Options of {@linkcode getSocketSink}. */
-export interface SocketSinkOptions extends SocketHandlerOptions, RecordOptions {
-  /**
-   * Host of the receiver.
-   *
-   * @default {"localhost"}
-   */
-  hostname?: string;
-  /**
-   * Port of the receiver.
-   *
-   * @default {9020}
-   */
-  port?: number;
-  /**
-   * A Unix socket path; when set, `hostname` and `port` are not used.
-   *
-   * @default {undefined}
-   */
-  path?: string;
-}
+export interface SocketSinkOptions
+  extends SocketAddress, SocketHandlerOptions, RecordOptions {}
 
 /** Options of {@linkcode getDatagramSink}. */
 export interface DatagramSinkOptions
-  extends DatagramHandlerOptions, RecordOptions {
-  /**
-   * Host of the receiver.
-   *
-   * @default {"localhost"}
-   */
-  hostname?: string;
-  /**
-   * Port of the receiver.
-   *
-   * @default {9021}
-   */
-  port?: number;
-}
-
-const LEVELS: Readonly<Record<LogTapeLevel, number>> = {
-  trace: 5,
-  debug: 10,
-  info: 20,
-  warning: 30,
-  error: 40,
-  fatal: 50,
-};
+  extends DatagramAddress, DatagramHandlerOptions, RecordOptions {}
 
 function defaultFormatValue(value: unknown): string {
   return typeof value === "string" ? value : Deno.inspect(value, {
@@ -188,8 +189,9 @@ function defaultFormatValue(value: unknown): string {
  *
  * @param record A LogTape record.
  * @param options How to render values and whether to find the caller.
- * @returns The Python record, with the properties as extra keys (one that
- *   has a standard key's name is kept under that name plus `_`).
+ * @returns The Python record, with the properties as extra keys (one named
+ *   like a standard key, `message` or `asctime` is kept under that name
+ *   plus `_`).
  */
 export function fromLogTapeRecord(
   record: LogTapeRecord,
@@ -204,7 +206,9 @@ export function fromLogTapeRecord(
   const init: LogRecordInit = {
     name: record.category.length > 0 ? record.category.join(".") : "root",
     msg,
-    levelno: LEVELS[record.level] ?? 0,
+    // The record model's level table: warning -> 30 WARNING, fatal -> 50
+    // CRITICAL, trace -> 5 TRACE.
+    levelname: record.level,
     created: record.timestamp / 1000,
   };
   const where = record.sourceLocation;
@@ -221,7 +225,7 @@ export function fromLogTapeRecord(
     extra = { ...extra };
     delete extra.error;
   }
-  return makeLogRecord(init, extra);
+  return makeLogRecord(init, toExtra(extra));
 }
 
 function makeSink(
@@ -251,31 +255,41 @@ function makeSink(
  * batches by one connection, which reconnects with CPython's backoff.
  * Dispose it (`await using`, or LogTape's `dispose()`) to flush.
  *
- * @example A sink to the cookbook's receiver
- * ```ts ignore
- * import { configure } from "@logtape/logtape";
+ * @example A sink to a receiver
+ * ```ts
+ * import { listen } from "@pysocklog/pysocklog/receiver";
  * import { getSocketSink } from "@pysocklog/pysocklog/logtape";
+ * import { equal } from "node:assert/strict";
  *
- * await configure({
- *   sinks: { python: getSocketSink({ port: 9020 }) },
- *   loggers: [{ category: [], sinks: ["python"] }],
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ *
+ * // What LogTape calls for each record (configure({ sinks: { python: sink } })).
+ * await using sink = getSocketSink({ hostname: "127.0.0.1", port });
+ * sink({
+ *   category: ["app"],
+ *   level: "error",
+ *   message: ["lookup of ", "ann", " failed"],
+ *   timestamp: Date.now(),
+ *   properties: { user: "ann", error: new Error("timeout") },
  * });
+ * await sink.drain();
+ * equal(sink.handler.stats.sent, 1);
+ * for await (const record of receiver) {
+ *   equal(record.levelname, "ERROR");
+ *   equal(record.msg, "lookup of ann failed");
+ *   equal(record.user, "ann");
+ *   equal((record.exc_text as string).split("\n")[0], "Error: timeout");
+ *   break;
+ * }
  * ```
  *
  * @param options Where to send, and the handler's options.
  * @returns The sink.
  */
 export function getSocketSink(options: SocketSinkOptions = {}): PythonSink {
-  const {
-    hostname = "localhost",
-    port = DEFAULT_TCP_LOGGING_PORT,
-    path,
-    ...rest
-  } = options;
-  const handler = path !== undefined
-    ? new SocketHandler(path, null, rest)
-    : new SocketHandler(hostname, port, rest);
-  return makeSink(handler, options);
+  const { formatValue, caller, ...rest } = options;
+  return makeSink(socketHandlerAt(rest), { formatValue, caller });
 }
 
 /**
@@ -283,21 +297,36 @@ export function getSocketSink(options: SocketSinkOptions = {}): PythonSink {
  * `DatagramHandler` does. One socket serves every record.
  *
  * @example A UDP sink
- * ```ts ignore
- * import { configure } from "@logtape/logtape";
+ * ```ts
+ * import { configure, getLogger, reset } from "@logtape/logtape";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
  * import { getDatagramSink } from "@pysocklog/pysocklog/logtape";
+ * import { equal } from "node:assert/strict";
+ *
+ * await using receiver = await listen({ transport: "udp", port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
  *
  * await configure({
- *   sinks: { udp: getDatagramSink({ port: 9021 }) },
- *   loggers: [{ category: [], sinks: ["udp"] }],
+ *   sinks: { udp: getDatagramSink({ hostname: "127.0.0.1", port }) },
+ *   loggers: [
+ *     { category: ["edge"], sinks: ["udp"], lowestLevel: "debug" },
+ *     { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+ *   ],
  * });
+ * getLogger(["edge"]).warning("cache miss {key}", { key: "k1" });
+ * await reset();
+ *
+ * for await (const record of receiver) {
+ *   equal(record.levelname, "WARNING");
+ *   equal(record.key, "k1");
+ *   break;
+ * }
  * ```
  *
  * @param options Where to send, and the handler's options.
  * @returns The sink.
  */
 export function getDatagramSink(options: DatagramSinkOptions = {}): PythonSink {
-  const { hostname = "localhost", port = DEFAULT_UDP_LOGGING_PORT, ...rest } =
-    options;
-  return makeSink(new DatagramHandler(hostname, port, rest), options);
+  const { formatValue, caller, ...rest } = options;
+  return makeSink(datagramHandlerAt(rest), { formatValue, caller });
 }

@@ -21,15 +21,26 @@
 
 export { dumps, type PickleValue } from "./pickle/encode.ts";
 export {
+  bytesToJSON,
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_DEPTH,
   DEFAULT_MAX_ITEMS,
   DEFAULT_MAX_MEMO,
+  DEFAULT_MAX_WORK,
   loads,
   type LoadsOptions,
+  PickleDate,
+  PickleDateTime,
+  PickleDecimal,
   PickleDecodeError,
   PickleGlobal,
   PickleObject,
+  PicklePath,
+  PickleSet,
+  PickleTime,
+  PickleTimedelta,
+  PickleTimezone,
+  PickleUUID,
 } from "./pickle/decode.ts";
 export {
   isTuple,

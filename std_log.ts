@@ -8,22 +8,41 @@
  * What the Python side sees: `name` is the logger name; `levelname` is
  * std/log's level name (`WARN` becomes `WARNING`); `msg` is the text std/log
  * would print without its level prefix (the formatter's output when you set
- * one); std/log's args are kept under the extra key `args_`; the first Error
- * among them becomes `exc_text`.
+ * one). Of std/log's args, a plain object spreads into extra keys, as
+ * Python's `extra=` (a key that is a standard one, such as `name`, is kept
+ * as `name_`); the first Error becomes `exc_text`; the others are kept, in
+ * order, under the extra key `args_`.
  *
  * Permissions: `--allow-net`; for a Unix socket `path`, `--allow-read
  * --allow-write`.
  *
- * @example Log to a Python receiver with @std/log
- * ```ts ignore
+ * @example Log to a receiver with @std/log
+ * ```ts
  * import * as log from "@std/log";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
  * import { SocketHandler } from "@pysocklog/pysocklog/std-log";
+ * import { equal, match } from "node:assert/strict";
  *
+ * // A receiver on a free port; a Python one on 9020 sees the same records.
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ *
+ * const net = new SocketHandler("INFO", { hostname: "127.0.0.1", port });
  * log.setup({
- *   handlers: { net: new SocketHandler("INFO", { hostname: "localhost", port: 9020 }) },
+ *   handlers: { net },
  *   loggers: { default: { level: "DEBUG", handlers: ["net"] } },
  * });
- * log.warn("disk almost full", { free: "2%" });
+ * log.warn("disk almost full", { free: "2%" }, new Error("ENOSPC"), 3);
+ * await net.close();
+ *
+ * for await (const record of receiver) {
+ *   equal(record.levelname, "WARNING");
+ *   equal(record.msg, "disk almost full");
+ *   equal(record.free, "2%"); // Python: record.free
+ *   match(record.exc_text as string, /^Error: ENOSPC/);
+ *   equal((record.args_ as unknown[])[0], 3);
+ *   break;
+ * }
  * ```
  *
  * @module
@@ -36,16 +55,26 @@ import {
   type LevelName,
   type StdLogRecord,
 } from "./deps.ts";
-import {
-  DatagramHandler as CoreDatagramHandler,
-  type DatagramHandlerOptions,
-  type Handler as CoreHandler,
+import type { Handler as CoreHandler } from "./handlers/handler.ts";
+import type {
   SocketHandler as CoreSocketHandler,
-  type SocketHandlerOptions,
-} from "./mod.ts";
+  SocketHandlerOptions,
+} from "./handlers/socket.ts";
+import type {
+  DatagramHandler as CoreDatagramHandler,
+  DatagramHandlerOptions,
+} from "./handlers/datagram.ts";
+import { findCaller, type LogRecordDict, makeLogRecord } from "./record.ts";
+import {
+  type DatagramAddress,
+  datagramHandlerAt,
+  type SocketAddress,
+  socketHandlerAt,
+  toExtra,
+} from "./adapters/_shared.ts";
 
-// The @std/log types these handlers' signatures use, re-exported so that
-// the documentation of this entry is complete.
+// The types these handlers' signatures use, re-exported so that the
+// documentation of this entry is complete on its own.
 export {
   BaseHandler,
   type BaseHandlerOptions,
@@ -53,22 +82,26 @@ export {
   type LevelName,
   type StdLogRecord,
 } from "./deps.ts";
-import {
-  DEFAULT_TCP_LOGGING_PORT,
-  DEFAULT_UDP_LOGGING_PORT,
-  findCaller,
-  type LogRecordDict,
-  makeLogRecord,
-} from "./record.ts";
+export type {
+  DatagramHandler as CoreDatagramHandler,
+  DatagramHandlerOptions,
+  Filter,
+  FrameBatch,
+  Handler as CoreHandler,
+  HandlerOptions,
+  HandlerStats,
+  Level,
+  LogRecordDict,
+  LogRecordFields,
+  LogRecordInit,
+  SocketHandler as CoreSocketHandler,
+  SocketHandlerOptions,
+  TlsOptions,
+} from "./mod.ts";
+export type { DatagramAddress, SocketAddress } from "./adapters/_shared.ts";
 
 /** Options shared by both handlers. */
 export interface StdLogHandlerOptions extends BaseHandlerOptions {
-  /**
-   * Host of the receiver.
-   *
-   * @default {"localhost"}
-   */
-  hostname?: string;
   /**
    * Fills `pathname`, `lineno` and `funcName` from the log call's stack
    * frame, as CPython's `findCaller`. Costs about 12 µs per record, against
@@ -81,34 +114,30 @@ export interface StdLogHandlerOptions extends BaseHandlerOptions {
 
 /** Options of the std/log {@linkcode SocketHandler}. */
 export interface StdLogSocketHandlerOptions
-  extends StdLogHandlerOptions, Omit<SocketHandlerOptions, "level"> {
-  /**
-   * Port of the receiver.
-   *
-   * @default {9020}
-   */
-  port?: number;
-  /**
-   * A Unix socket path; when set, `hostname` and `port` are not used.
-   *
-   * @default {undefined}
-   */
-  path?: string;
-}
+  extends
+    StdLogHandlerOptions,
+    SocketAddress,
+    Omit<SocketHandlerOptions, "level"> {}
 
 /** Options of the std/log {@linkcode DatagramHandler}. */
 export interface StdLogDatagramHandlerOptions
-  extends StdLogHandlerOptions, Omit<DatagramHandlerOptions, "level"> {
-  /**
-   * Port of the receiver.
-   *
-   * @default {9021}
-   */
-  port?: number;
+  extends
+    StdLogHandlerOptions,
+    DatagramAddress,
+    Omit<DatagramHandlerOptions, "level"> {}
+
+/** Whether `value` is a plain object (`{...}`, or one without prototype). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /**
- * Converts a std/log record to a Python record.
+ * Converts a std/log record to a Python record. Of std/log's args, the
+ * first Error becomes `exc_text`; plain objects spread into extra keys (a
+ * later one wins a key; a reserved key is kept under its name plus `_`);
+ * the others stay, in order, under the extra key `args_`.
  *
  * @param record The std/log record.
  * @param msg The message text to send.
@@ -119,17 +148,40 @@ function toPython(
   msg: string,
   caller: boolean,
 ): LogRecordDict {
-  const args = record.args;
-  const error = args.find((a) => a instanceof Error);
-  return makeLogRecord({
+  const init = {
     name: record.loggerName,
     msg,
     levelno: record.level,
     levelname: record.levelName,
     created: record.datetime,
-    exc_info: error,
     ...(caller ? findCaller() : undefined),
-  }, args.length > 0 ? { args } : undefined);
+  };
+  const args = record.args;
+  if (args.length === 0) return makeLogRecord(init);
+  let error: Error | undefined;
+  let extra: Record<string, unknown> | undefined;
+  let rest: unknown[] | undefined;
+  for (const arg of args) {
+    if (error === undefined && arg instanceof Error) {
+      error = arg;
+    } else if (isPlainObject(arg)) {
+      // No prototype: a "__proto__" key is data here.
+      extra ??= Object.create(null) as Record<string, unknown>;
+      for (const key of Object.keys(arg)) extra[key] = arg[key];
+    } else {
+      (rest ??= []).push(arg);
+    }
+  }
+  if (rest !== undefined) {
+    extra ??= Object.create(null) as Record<string, unknown>;
+    let key = "args_";
+    while (Object.hasOwn(extra, key)) key += "_";
+    extra[key] = rest;
+  }
+  return makeLogRecord(
+    error === undefined ? init : { ...init, exc_info: error },
+    extra === undefined ? undefined : toExtra(extra),
+  );
 }
 
 /**
@@ -139,12 +191,22 @@ function toPython(
  * {@linkcode SocketHandler} or {@linkcode DatagramHandler}.
  *
  * @example Read what the core handler did
- * ```ts ignore
+ * ```ts
+ * import * as log from "@std/log";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
  * import { SocketHandler } from "@pysocklog/pysocklog/std-log";
+ * import { equal } from "node:assert/strict";
  *
- * const net = new SocketHandler("INFO", { port: 9020 });
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ * await using net = new SocketHandler("INFO", { hostname: "127.0.0.1", port });
+ * log.setup({
+ *   handlers: { net },
+ *   loggers: { app: { level: "INFO", handlers: ["net"] } },
+ * });
+ * log.getLogger("app").info("ready");
  * await net.flush();
- * console.log(net.handler.stats.sent);
+ * equal(net.handler.stats.sent, 1);
  * ```
  */
 export abstract class CoreHandlerAdapter<H extends CoreHandler>
@@ -228,14 +290,28 @@ export abstract class CoreHandlerAdapter<H extends CoreHandler>
  * handler.close()` does the same and tells you when it is done.
  *
  * @example Set it up
- * ```ts ignore
+ * ```ts
  * import * as log from "@std/log";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
  * import { SocketHandler } from "@pysocklog/pysocklog/std-log";
+ * import { equal } from "node:assert/strict";
  *
- * const net = new SocketHandler("INFO", { hostname: "logs.internal", port: 9020 });
- * log.setup({ handlers: { net }, loggers: { default: { level: "INFO", handlers: ["net"] } } });
- * log.info("ready");
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ *
+ * const net = new SocketHandler("INFO", { hostname: "127.0.0.1", port });
+ * log.setup({
+ *   handlers: { net },
+ *   loggers: { db: { level: "INFO", handlers: ["net"] } },
+ * });
+ * log.getLogger("db").info("connected", { host: "db1" });
  * await net.close();
+ *
+ * for await (const record of receiver) {
+ *   equal(record.name, "db");
+ *   equal(record.host, "db1");
+ *   break;
+ * }
  * ```
  */
 export class SocketHandler extends CoreHandlerAdapter<CoreSocketHandler> {
@@ -246,22 +322,8 @@ export class SocketHandler extends CoreHandlerAdapter<CoreSocketHandler> {
    * @param options Where to send, the formatter, and the core handler's options.
    */
   constructor(levelName: LevelName, options: StdLogSocketHandlerOptions = {}) {
-    const {
-      formatter,
-      hostname = "localhost",
-      port = DEFAULT_TCP_LOGGING_PORT,
-      path,
-      caller = false,
-      ...rest
-    } = options;
-    super(
-      levelName,
-      formatter,
-      caller,
-      path !== undefined
-        ? new CoreSocketHandler(path, null, rest)
-        : new CoreSocketHandler(hostname, port, rest),
-    );
+    const { formatter, caller = false, ...rest } = options;
+    super(levelName, formatter, caller, socketHandlerAt(rest));
   }
 }
 
@@ -270,13 +332,27 @@ export class SocketHandler extends CoreHandlerAdapter<CoreSocketHandler> {
  * CPython's `DatagramHandler` does.
  *
  * @example Set it up
- * ```ts ignore
+ * ```ts
  * import * as log from "@std/log";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
  * import { DatagramHandler } from "@pysocklog/pysocklog/std-log";
+ * import { equal } from "node:assert/strict";
  *
- * const udp = new DatagramHandler("DEBUG", { hostname: "localhost", port: 9021 });
- * log.setup({ handlers: { udp }, loggers: { default: { level: "DEBUG", handlers: ["udp"] } } });
+ * await using receiver = await listen({ transport: "udp", port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ *
+ * const udp = new DatagramHandler("DEBUG", { hostname: "127.0.0.1", port });
+ * log.setup({
+ *   handlers: { udp },
+ *   loggers: { default: { level: "DEBUG", handlers: ["udp"] } },
+ * });
  * log.debug("tick");
+ * await udp.close();
+ *
+ * for await (const record of receiver) {
+ *   equal(record.msg, "tick");
+ *   break;
+ * }
  * ```
  */
 export class DatagramHandler extends CoreHandlerAdapter<CoreDatagramHandler> {
@@ -290,18 +366,7 @@ export class DatagramHandler extends CoreHandlerAdapter<CoreDatagramHandler> {
     levelName: LevelName,
     options: StdLogDatagramHandlerOptions = {},
   ) {
-    const {
-      formatter,
-      hostname = "localhost",
-      port = DEFAULT_UDP_LOGGING_PORT,
-      caller = false,
-      ...rest
-    } = options;
-    super(
-      levelName,
-      formatter,
-      caller,
-      new CoreDatagramHandler(hostname, port, rest),
-    );
+    const { formatter, caller = false, ...rest } = options;
+    super(levelName, formatter, caller, datagramHandlerAt(rest));
   }
 }

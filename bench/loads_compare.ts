@@ -3,11 +3,13 @@
 // `pickle.loads` + `logging.makeLogRecord`, on the same frames, side by side
 // in one run: `deno task bench:loads`. Frames: CPython's own SocketHandler
 // frame of a typical record (protocol 1) and ours of the same record
-// (protocol 2). Prints median ns per record and the ratio (CPython time /
-// ours: above 1 means we are faster).
+// (protocol 2). The peers alternate, PASSES times ROUNDS rounds each, so that
+// a busy machine slows both alike. Prints median ns per record and the ratio
+// (CPython time / ours: above 1 means we are faster).
 import { loads, makeLogRecord, makePickle } from "../mod.ts";
 
-const ROUNDS = 15;
+const PASSES = 5;
+const ROUNDS = 3;
 const N = 100_000;
 
 function median(xs: number[]): number {
@@ -45,38 +47,52 @@ function time(body: Uint8Array, build: boolean): number {
   return median(times);
 }
 
-const child = new Deno.Command("python3", {
-  args: [
-    new URL("./_py/loads_cpython.py", import.meta.url).pathname,
-    String(ROUNDS),
-    String(N),
-  ],
-  stdin: "piped",
-  stdout: "piped",
-}).spawn();
-const w = child.stdin.getWriter();
-await w.write(new TextEncoder().encode(hex(ourFrame)));
-await w.close();
-const out = await child.output();
-if (!out.success) throw new Error("python3 failed");
-const py = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-  frame1: string;
-  p1: number;
-  p2: number;
-};
-const cpythonFrame = unhex(py.frame1);
+async function cpython(): Promise<{ frame1: string; p1: number; p2: number }> {
+  const child = new Deno.Command("python3", {
+    args: [
+      new URL("./_py/loads_cpython.py", import.meta.url).pathname,
+      String(ROUNDS),
+      String(N),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(hex(ourFrame)));
+  await w.close();
+  const out = await child.output();
+  if (!out.success) throw new Error("python3 failed");
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
 
-const rows: [string, Uint8Array, number][] = [
-  ["CPython's frame (protocol 1)", cpythonFrame.subarray(4), py.p1],
-  ["our frame (protocol 2)", ourFrame.subarray(4), py.p2],
+const first = await cpython();
+const cpythonFrame = unhex(first.frame1);
+const rows: [string, Uint8Array][] = [
+  ["CPython's frame (protocol 1)", cpythonFrame.subarray(4)],
+  ["our frame (protocol 2)", ourFrame.subarray(4)],
 ];
 for (const [, body] of rows) time(body, true); // warm-up
+const times = rows.map(() => ({
+  bare: [] as number[],
+  full: [] as number[],
+  cpy: [] as number[],
+}));
+for (let pass = 0; pass < PASSES; pass++) {
+  const py = pass === 0 ? first : await cpython();
+  times[0].cpy.push(py.p1);
+  times[1].cpy.push(py.p2);
+  for (const [i, [, body]] of rows.entries()) {
+    times[i].bare.push(time(body, false));
+    times[i].full.push(time(body, true));
+  }
+}
 console.log(
   "frame                         | ours loads | ours loads+makeLogRecord | CPython loads+makeLogRecord | ratio",
 );
-for (const [what, body, cpy] of rows) {
-  const bare = time(body, false);
-  const full = time(body, true);
+for (const [i, [what]] of rows.entries()) {
+  const bare = median(times[i].bare);
+  const full = median(times[i].full);
+  const cpy = median(times[i].cpy);
   console.log(
     `${what.padEnd(29)} | ${bare.toFixed(0).padStart(7)} ns | ${
       full.toFixed(0).padStart(21)

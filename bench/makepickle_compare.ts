@@ -1,74 +1,311 @@
-// makePickle on a typical record against CPython's C pickler, side by side in
-// one run: `deno run -A bench/makepickle_compare.ts`. Prints median ns per
-// record for each and the ratio (CPython time / ours: above 1 means faster).
+// makePickle against CPython, per record, on the same varied records, side by
+// side in one run: `deno task bench:makepickle`.
+//
+// The records come from bench/_corpus.ts: the varied corpus first (10,000
+// records: 50 loggers, 400 call sites, 12 message shapes, 0-6 extras of
+// every kind, ~5% CJK, ~2% exceptions), then one row per category (cache
+// miss, no extras, 20 extras, 10 KB CJK message, exceptions), then, as a
+// second rows only, one record encoded again and again (the best case: the
+// encoder's caches always hit), as a partial record and as a complete one
+// made once by makeLogRecord (the old one-record figure). For each:
+//   - ours: makePickle(record) from the partial record, as handlers get it
+//     (filling the standard keys, formatting the message, framing);
+//   - CPython 3 C pickler: pickle.dumps(d, 2) of the dict ours pickles;
+//   - CPython's SocketHandler.makePickle(record) (dict copy, getMessage,
+//     pickle.dumps(d, 1), length prefix) on a LogRecord of the same record.
+// CPython also checks that pickle.loads of each of our frames equals its
+// dict, types included ("same records" column).
+// Median ns per record of ROUNDS rounds; CPython runs in its own process,
+// and the rounds alternate (ours, CPython's, row by row), so that both see
+// the same load on a shared machine.
+//
+// Options: --rounds R (default 9), --size N (varied corpus records, default
+// 10000; categories get N/5), --min M (records per round, default 20000),
+// --seed S (default 1). Writes bench/results/makepickle.md.
+
 import { makeLogRecord, makePickle } from "../mod.ts";
+import {
+  CORPUS_CATEGORIES,
+  type CorpusCategory,
+  makeCorpus,
+  toPythonJson,
+} from "./_corpus.ts";
+import type { LogRecordInit } from "../mod.ts";
 
-const ROUNDS = 15;
-const N = 100_000;
+function option(name: string, def: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(Deno.args[i + 1]) : def;
+  if (!Number.isSafeInteger(v) || v <= 0) {
+    throw new RangeError(`--${name} must be a positive integer`);
+  }
+  return v;
+}
 
-const record = makeLogRecord({
+const ROUNDS = option("rounds", 9);
+const SIZE = option("size", 10_000);
+const MIN_RECORDS = option("min", 20_000);
+const SEED = option("seed", 1);
+/** Records per round of the one-record row (its rounds are short). */
+const BEST_CASE_RECORDS = 100_000;
+const here = (p: string) => new URL(p, import.meta.url).pathname;
+
+/** The record of the old one-record figure. */
+const ONE_RECORD: LogRecordInit = {
   name: "bench",
   msg: "request 1 handled in 1.500 ms for user alice",
   levelno: 20,
   pathname: "/srv/app/server.ts",
   lineno: 120,
   funcName: "handle",
+  created: 1_795_000_000.5,
+};
+
+interface Row {
+  id: string;
+  label: string;
+  records: LogRecordInit[];
+  min: number;
+}
+
+const LABELS: Record<CorpusCategory, string> = {
+  "varied": "varied records (the corpus)",
+  "no-extras": "the same without extras",
+  "cache-miss": "cache miss: every record a new logger and call site",
+  "many-extras": "20 extra keys",
+  "long-text": "10 KB of CJK text in msg",
+  "exceptions": "exc_info Error, 20-frame stack",
+};
+
+const rows: Row[] = CORPUS_CATEGORIES.map((c) => ({
+  id: c,
+  label: LABELS[c],
+  records: makeCorpus({
+    category: c,
+    seed: SEED,
+    size: c === "varied" ? SIZE : Math.max(1, Math.floor(SIZE / 5)),
+  }),
+  min: MIN_RECORDS,
+}));
+rows.push({
+  id: "one-partial",
+  label: "best case: one partial record again and again",
+  records: [ONE_RECORD],
+  min: BEST_CASE_RECORDS,
+}, {
+  id: "one-complete",
+  label: "best case: one makeLogRecord() record again and again (old figure)",
+  records: [makeLogRecord(ONE_RECORD)],
+  min: BEST_CASE_RECORDS,
 });
+
+/** The commit measured, where git tells it. */
+async function commit(): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["log", "-1", "--format=%h %cs"],
+      cwd: here("."),
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
+  } catch {
+    return "unknown commit";
+  }
+}
+
+/** The 1-minute load average, where Linux tells it. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
 
-function timeOurs(): number {
+let sink = 0;
+/** ns per record of each round over `row`. */
+function timeOurs(row: Row, rounds: number): number[] {
+  const passes = Math.max(1, Math.ceil(row.min / row.records.length));
+  const recs = row.records;
   const times: number[] = [];
-  let sink = 0;
-  for (let r = 0; r < ROUNDS; r++) {
+  for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < N; i++) sink += makePickle(record).length;
-    times.push(((performance.now() - t0) * 1e6) / N);
+    for (let p = 0; p < passes; p++) {
+      for (let i = 0; i < recs.length; i++) sink += makePickle(recs[i]).length;
+    }
+    times.push(((performance.now() - t0) * 1e6) / (passes * recs.length));
   }
-  if (sink === 0) throw new Error("unreachable");
-  return median(times);
+  return times;
 }
 
-async function timeCPython(): Promise<{ dumps2: number; makePickle: number }> {
-  const script =
-    new URL("./_py/makepickle_cpython.py", import.meta.url).pathname;
-  const child = new Deno.Command("python3", {
-    args: [script, String(ROUNDS), String(N)],
-    stdin: "piped",
-    stdout: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(record)));
-  await w.close();
-  const out = await child.output();
-  if (!out.success) throw new Error("python3 failed");
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+interface PyInfo {
+  records: number;
+  bytes: number;
+  bytesMakePickle: number;
+  equal?: number;
 }
 
-timeOurs(); // warm-up
-const py = await timeCPython();
-const ours = timeOurs();
-const frame = makePickle(record);
+interface PyRound {
+  dumps2: number;
+  makePickle: number;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "pysocklog_bench_" });
+const pyArgs: string[] = [];
+const oursBytes = new Map<string, number>();
+for (const row of rows) {
+  const json = `${dir}/${row.id}.json`;
+  const bin = `${dir}/${row.id}.bin`;
+  await Deno.writeTextFile(json, toPythonJson(row.records));
+  const frames = row.records.map((r) => makePickle(r));
+  const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let o = 0;
+  for (const f of frames) {
+    all.set(f, o);
+    o += f.length;
+  }
+  await Deno.writeFile(bin, all);
+  oursBytes.set(row.id, all.length / frames.length);
+  pyArgs.push(`${row.id}=${json}:${bin}`);
+}
+
 console.log(
-  `record frame: ${frame.length} bytes, ${Object.keys(record).length} keys`,
+  `bench:makepickle: ${ROUNDS} rounds of >= ${MIN_RECORDS} records per row, seed ${SEED}`,
 );
-console.log(
-  `ours  makePickle(record)         median ${ours.toFixed(0)} ns/record`,
+const child = new Deno.Command("python3", {
+  args: [here("./_py/makepickle_cpython.py"), String(MIN_RECORDS), ...pyArgs],
+  stdin: "piped",
+  stdout: "piped",
+}).spawn();
+const toPy = child.stdin.getWriter();
+const fromPy = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+let pending = "";
+/** The next JSON line CPython prints. */
+async function readPy<T>(): Promise<T> {
+  while (!pending.includes("\n")) {
+    const { value, done } = await fromPy.read();
+    if (done) throw new Error("python3 ended early (see its stderr above)");
+    pending += value;
+  }
+  const nl = pending.indexOf("\n");
+  const line = pending.slice(0, nl);
+  pending = pending.slice(nl + 1);
+  return JSON.parse(line);
+}
+const pyInfo: Record<string, PyInfo> = await readPy();
+const loadBefore = loadAverage();
+for (const row of rows) timeOurs(row, 2); // warm-up: JIT, caches
+const ours = new Map<string, number[]>(rows.map((r) => [r.id, []]));
+const py = new Map<string, PyRound[]>(rows.map((r) => [r.id, []]));
+// Rounds interleaved row by row: ours, CPython, ours, ...
+for (let r = 0; r < ROUNDS; r++) {
+  for (const row of rows) {
+    ours.get(row.id)!.push(...timeOurs(row, 1));
+    await toPy.write(new TextEncoder().encode(`ROUND ${row.id}\n`));
+    py.get(row.id)!.push(await readPy<PyRound>());
+  }
+}
+await toPy.close();
+const loadAfter = loadAverage();
+await child.status;
+await Deno.remove(dir, { recursive: true });
+if (sink === 0) throw new Error("unreachable");
+
+const fmt = (x: number, digits = 0) =>
+  x.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+const us = (ns: number) => fmt(ns / 1000, 2);
+/**
+ * "2.10× faster" or "1.70× slower": the median over rounds of CPython's time
+ * over ours in the same round (paired, so that load shared by both cancels).
+ */
+function ratio(theirs: number[], mine: number[]): string {
+  const r = median(theirs.map((t, i) => t / mine[i]));
+  return r >= 1 ? `${fmt(r, 2)}× faster` : `${fmt(1 / r, 2)}× slower`;
+}
+
+const cpuModel = (() => {
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(
+      Deno.readTextFileSync("/proc/cpuinfo"),
+    );
+    return m ? m[1].trim() : "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+})();
+const pyVersion = new TextDecoder().decode(
+  (await new Deno.Command("python3", { args: ["--version"] }).output()).stdout,
+).trim();
+
+const lines: string[] = [];
+lines.push("# makePickle against CPython, per record");
+lines.push("");
+lines.push(
+  `Produced by \`deno task bench:makepickle\` (bench/makepickle_compare.ts) on ${
+    new Date().toISOString().slice(0, 16).replace("T", " ")
+  } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
+    `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
+    `compare ratios, not absolute times.`,
 );
-console.log(
-  `CPython pickle.dumps(d, 2)       median ${py.dumps2.toFixed(0)} ns/record`,
+lines.push("");
+lines.push(
+  `Median µs per record of ${
+    ROUNDS * 2
+  } rounds (ours) and ${ROUNDS} rounds (CPython), each round ` +
+    `at least ${
+      fmt(MIN_RECORDS)
+    } records; corpus seed ${SEED}. "same records": how many of our ` +
+    `frames CPython's pickle.loads turns into exactly the dict it pickled itself. ` +
+    `"ours vs it": the median of the per-round ratios (each round's CPython time over ours).`,
 );
-console.log(
-  `CPython makePickle (dict+dumps)  median ${
-    py.makePickle.toFixed(0)
-  } ns/record`,
+lines.push("");
+lines.push(
+  "| records | n | ours µs | C pickle.dumps(d, 2) µs | ours vs it | CPython makePickle µs | ours vs it | bytes ours / CPython | same records |",
 );
-console.log(
-  `ratio vs pickle.dumps(d, 2): ${(py.dumps2 / ours).toFixed(2)}x faster`,
+lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+for (const row of rows) {
+  const o = median(ours.get(row.id)!);
+  const rounds = py.get(row.id)!;
+  const mine = ours.get(row.id)!;
+  const dumps2 = rounds.map((x) => x.dumps2);
+  const pyMake = rounds.map((x) => x.makePickle);
+  const p = {
+    ...pyInfo[row.id],
+    dumps2: median(dumps2),
+    makePickle: median(pyMake),
+  };
+  lines.push(
+    `| ${row.label} | ${fmt(row.records.length)} | ${us(o)} | ${
+      us(p.dumps2)
+    } | ${ratio(dumps2, mine)} | ${us(p.makePickle)} | ${
+      ratio(pyMake, mine)
+    } | ${fmt(oursBytes.get(row.id)!)} / ${fmt(p.bytes)} | ${
+      fmt(p.equal ?? 0)
+    }/${fmt(row.records.length)} |`,
+  );
+}
+lines.push("");
+lines.push(
+  "- ours: `makePickle(partial)`, the record as a handler gets it: standard keys filled, message formatted, frame length included.",
 );
-console.log(
-  `ratio vs CPython makePickle: ${(py.makePickle / ours).toFixed(2)}x faster`,
+lines.push(
+  "- C pickle.dumps(d, 2): the C pickler on the finished dict (message already formatted), no framing: a floor, not a handler.",
 );
+lines.push(
+  "- CPython makePickle: `logging.handlers.SocketHandler.makePickle(record)` on a LogRecord of the same record (it formats the message, pickles with protocol 1 and frames). The exception rows give it `exc_text` already formatted (JSON cannot carry a traceback); ours formats the Error's stack.",
+);
+lines.push(
+  "- CPython's bytes are `pickle.dumps(d, 2)` plus the 4-byte prefix: it memoizes every key (BINPUT), ours does not.",
+);
+const report = lines.join("\n") + "\n";
+console.log("\n" + report);
+await Deno.mkdir(here("./results"), { recursive: true });
+await Deno.writeTextFile(here("./results/makepickle.md"), report);

@@ -1,57 +1,87 @@
-// CPython's logging.handlers.SocketHandler against ours, side by side in one
-// run: `deno task bench:socket`.
+// CPython's logging.handlers.SocketHandler against ours, end to end, side by
+// side in one run: `deno task bench:socket`.
 //
-// The same records (message "request <seq> handled in 1.500 ms for user
-// alice", extras seq and user) go over loopback to one frame-counting sink,
-// this process, which walks the 4-byte length prefixes and parses nothing
-// else (so that it is never the slower side). Each sender is its own process:
-//   - CPython 3 SocketHandler through logger.info, as Python programs log
-//     (findCaller on, CPython's default), and with logging._srcfile = None
-//     (no findCaller: CPython's fastest setting);
-//   - ours: SocketHandler.handle(), from a producer that heeds backpressure
-//     (after every 1,000 records it awaits flush() when half the queue is
-//     used; CPython's sendall blocks instead).
-// records/s = records / (last byte at the sink - the sender's first call),
-// for a fresh process (cold: V8 compiles our code as it runs) and after
-// WARMUP records the sender logs and flushes before its clock starts (warm:
-// what a long-running service sees; CPython 3.11 has no JIT to warm).
-// Then the sink stalls: it stops reading for 2 s once half the records
-// arrived, while each sender logs on (ours yielding 1 ms every 1,000
-// records, as a service between requests does): the cost of one log call
-// (median, p99, from every call) and what arrived.
+// What a user gets: our SocketHandler with default options, fed the varied
+// records of bench/_corpus.ts (10,000 distinct records taken in turn) by a
+// caller that never awaits flush(): it logs and yields to the event loop
+// with setImmediate after every E records (E = 100, 500, 2,000), as ordinary
+// code does between bits of work, then awaits close(). CPython's
+// SocketHandler (default settings) sends the same records from its own
+// process: Logger.makeRecord with the corpus's call sites + Logger.handle,
+// which is logger.info without findCaller, CPython's fastest way; and
+// logger.log as Python programs log (findCaller on). Both go over loopback
+// to one receiver in this process that reads as fast as it can and counts
+// frames (walking the 4-byte length prefixes, telling our drop notices
+// apart), so it is never the slower side.
 //
-// Environment: BENCH_N (records per run, default 200000), BENCH_RUNS (runs
-// per system, interleaved; the median run is reported; default 5),
-// BENCH_WARMUP (default 50000).
-// Writes bench/results/socket_compare.md.
+// records/s: records delivered / (close() resolved - first log call), each
+// sender timing itself. dropped: the handler's stats.dropped. lost: records
+// neither delivered nor counted as dropped. Peak RSS: the sender's VmHWM.
+// Log call: one call in 16 timed, median and p99.
+//
+// Second rows only (they flatter us): one record again and again (E = 500),
+// and the old bench's producer that heeds backpressure by hand (awaits
+// flush() when half the queue is used).
+//
+// Options: --n N (burst records, default 200000), --every 100,500,2000,
+// --big N (records of the long burst at E = 500, default 1000000; 0 skips),
+// --rounds R (default 3; systems interleaved; the median run is reported),
+// --memory (also: our sender's peak RSS at 1M against 10M records, E = 500;
+// --memory-n 1000000,10000000 to change; with --rounds 0, only that, to
+// bench/results/socket_memory.md). Writes bench/results/socket_compare.md.
 
 import { runJsonProcess } from "./_compare/_sender.ts";
+import { makeCorpus, toPythonJson } from "./_corpus.ts";
 
-const N = Number(Deno.env.get("BENCH_N") ?? 200_000);
-const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
-const WARMUP = Number(Deno.env.get("BENCH_WARMUP") ?? 50_000);
-const STALL_MS = 2_000;
-/** Runs of the stall scenario per system (each takes 2 s more). */
-const STALL_RUNS = 3;
-/** The sink waits this long without a byte before it calls a run over. */
+function arg(name: string): string | undefined {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+}
+function numbers(name: string, def: number[]): number[] {
+  const v = arg(name);
+  const xs = v === undefined ? def : v.split(",").map(Number);
+  if (xs.some((x) => !Number.isSafeInteger(x) || x < 0)) {
+    throw new RangeError(`--${name} takes non-negative integers`);
+  }
+  return xs;
+}
+
+const N = numbers("n", [200_000])[0];
+const EVERY = numbers("every", [100, 500, 2_000]);
+const BIG = numbers("big", [1_000_000])[0];
+/** E of the long burst and of the memory check. */
+const BIG_EVERY = 500;
+const ROUNDS = numbers("rounds", [3])[0];
+const MEMORY = Deno.args.includes("--memory");
+const MEMORY_N = numbers("memory-n", [1_000_000, 10_000_000]);
+/** The receiver calls a run over after this long without a byte. */
 const IDLE_MS = 1_500;
-const SENDER_TIMEOUT_MS = 120_000;
+/** Least time a sender may take before it is killed. */
+const MIN_SENDER_TIMEOUT_MS = 120_000;
+/** Records per second below which a sender is presumed stuck. */
+const SLOWEST_RECORDS_PER_S = 20_000;
+const SEED = 1;
+/** Corpus records the senders take in turn (burst_sender.ts POOL). */
+const POOL = 10_000;
 const here = (p: string) => new URL(p, import.meta.url).pathname;
-const now = () => performance.timeOrigin + performance.now();
 
-// ---- the sink ---------------------------------------------------------------
+// ---- the receiver -------------------------------------------------------------
 
-/** Counts length-prefixed frames on every connection; can stall once. */
+/** "pysocklog", the logger name of our drop notices. */
+const NOTICE_NAME = new TextEncoder().encode("pysocklog");
+/** A notice's name lies within this many bytes of its pickle's start. */
+const HEAD = 40;
+
+/**
+ * Counts length-prefixed frames on every connection, reading as fast as it
+ * can; frames whose first HEAD bytes hold "pysocklog" count as drop notices.
+ */
 class CountingSink {
   readonly listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   readonly port = (this.listener.addr as Deno.NetAddr).port;
   frames = 0;
+  notices = 0;
   bytes = 0;
-  /** Frames whose pickle does not start as a pickle does (PROTO, or `}`). */
-  bad = 0;
-  lastAt = 0;
-  #stallAt = Infinity;
-  #stalling: Promise<void> | null = null;
 
   constructor() {
     (async () => {
@@ -59,27 +89,26 @@ class CountingSink {
     })().catch(() => {});
   }
 
-  /** Starts a run: counts from zero; stalls once `stallAt` frames arrived. */
-  reset(stallAt = Infinity): void {
+  reset(): void {
     this.frames = 0;
+    this.notices = 0;
     this.bytes = 0;
-    this.bad = 0;
-    this.lastAt = 0;
-    this.#stallAt = stallAt;
-    this.#stalling = null;
   }
 
-  /** Waits until `frames` arrived, or nothing came for IDLE_MS. */
-  async settle(frames: number): Promise<void> {
+  /** Records delivered: frames that are not notices. */
+  get delivered(): number {
+    return this.frames - this.notices;
+  }
+
+  /** Waits until `records` were delivered, or nothing came for IDLE_MS. */
+  async settle(records: number): Promise<void> {
     let seen = -1;
     let since = Date.now();
-    while (this.frames < frames) {
-      if (this.frames !== seen) {
-        seen = this.frames;
+    while (this.delivered < records) {
+      if (this.bytes !== seen) {
+        seen = this.bytes;
         since = Date.now();
-      } else if (
-        Date.now() - since > IDLE_MS + (this.#stalling ? STALL_MS : 0)
-      ) {
+      } else if (Date.now() - since > IDLE_MS) {
         return;
       }
       await new Promise((r) => setTimeout(r, 20));
@@ -88,31 +117,33 @@ class CountingSink {
 
   async #serve(conn: Deno.Conn): Promise<void> {
     const buf = new Uint8Array(1 << 20);
+    const head = new Uint8Array(HEAD);
+    let headLen = 0;
     let header = 0;
     let headerBytes = 0;
     let body = 0; // bytes of the current frame's pickle still to come
-    let first = false; // the next byte is the first of a pickle
+    const endFrame = () => {
+      this.frames++;
+      if (isNotice(head, headLen)) this.notices++;
+      headLen = 0;
+    };
     try {
       for (;;) {
-        if (this.frames >= this.#stallAt && this.#stalling === null) {
-          this.#stalling = new Promise((r) => setTimeout(r, STALL_MS));
-          await this.#stalling;
-        }
         const n = await conn.read(buf);
         if (n === null) break;
-        this.lastAt = now();
         this.bytes += n;
         let i = 0;
         while (i < n) {
           if (body > 0) {
-            if (first) {
-              if (buf[i] !== PROTO && buf[i] !== EMPTY_DICT) this.bad++;
-              first = false;
-            }
             const take = Math.min(body, n - i);
+            if (headLen < HEAD) {
+              const k = Math.min(HEAD - headLen, take);
+              head.set(buf.subarray(i, i + k), headLen);
+              headLen += k;
+            }
             body -= take;
             i += take;
-            if (body === 0) this.frames++;
+            if (body === 0) endFrame();
             continue;
           }
           header = (header << 8) | buf[i++];
@@ -120,8 +151,7 @@ class CountingSink {
             body = header >>> 0;
             header = 0;
             headerBytes = 0;
-            first = true;
-            if (body === 0) this.frames++;
+            if (body === 0) endFrame();
           }
         }
       }
@@ -136,129 +166,219 @@ class CountingSink {
   }
 }
 
-const PROTO = 0x80;
-const EMPTY_DICT = 0x7d;
+function isNotice(head: Uint8Array, len: number): boolean {
+  outer: for (let i = 0; i + NOTICE_NAME.length <= len; i++) {
+    for (let k = 0; k < NOTICE_NAME.length; k++) {
+      if (head[i + k] !== NOTICE_NAME[k]) continue outer;
+    }
+    return true;
+  }
+  return false;
+}
 
-// ---- the senders --------------------------------------------------------------
+// ---- the senders ----------------------------------------------------------------
 
 interface SenderReport {
   start: number;
+  callsDone: number;
+  done: number;
   medianNs: number;
   p99Ns: number;
   maxNs: number;
   rssKb: number;
+  rssStartKb: number;
   stats: Record<string, number>;
 }
 
-interface System {
+interface Case {
   id: string;
   label: string;
-  /**
-   * The command for a run of `n` records after `warmup` ones; `stall`: the
-   * paced variant.
-   */
-  cmd: (port: number, n: number, stall: boolean, warmup: number) => string[];
-  /** Whether it runs in the stall scenario. */
-  stall: boolean;
-}
-
-const systems: System[] = [
-  {
-    id: "cpython",
-    label: "CPython SocketHandler (logger.info, findCaller on: the default)",
-    cmd: (port, n, _stall, warmup) => [
-      "python3",
-      here("./_compare/py_sender.py"),
-      "plain",
-      String(port),
-      String(n),
-      "0",
-      String(warmup),
-    ],
-    stall: true,
-  },
-  {
-    id: "cpython-nocaller",
-    label: "CPython SocketHandler (logger.info, logging._srcfile = None)",
-    cmd: (port, n, _stall, warmup) => [
-      "python3",
-      here("./_compare/py_sender.py"),
-      "nocaller",
-      String(port),
-      String(n),
-      "0",
-      String(warmup),
-    ],
-    stall: false,
-  },
-  {
-    id: "ours",
-    label: "pysocklog SocketHandler (handle())",
-    cmd: (port, n, stall, warmup) => [
-      Deno.execPath(),
-      "run",
-      "-A", // the sender reads /proc/self/status for its peak RSS
-      here("./_compare/deno_sender.ts"),
-      "plain",
-      String(port),
-      String(n),
-      stall ? "0" : "-1",
-      String(warmup),
-    ],
-    stall: true,
-  },
-];
-
-async function runSender(
-  sys: System,
-  port: number,
-  n: number,
-  stall: boolean,
-  warmup: number,
-): Promise<SenderReport> {
-  return await runJsonProcess<SenderReport>(
-    sys.cmd(port, n, stall, warmup),
-    sys.label,
-    {},
-    SENDER_TIMEOUT_MS,
-  );
+  /** Records logged. */
+  n: number;
+  /** Records between yields; 0: not an event-loop caller. */
+  every: number;
+  /** Whether it is a second row (flatters us) rather than a lead row. */
+  second: boolean;
+  /** The CPython case this one is compared with. */
+  base: string;
+  cmd: (port: number) => string[];
 }
 
 interface Run {
   recsPerSec: number;
-  frames: number;
-  bad: number;
-  bytesPerRecord: number;
+  delivered: number;
+  notices: number;
+  dropped: number | undefined;
+  seconds: number;
   medianNs: number;
   p99Ns: number;
   maxNs: number;
   rssKb: number;
-  /** The handler's own count of dropped records, where it keeps one. */
-  dropped: number | undefined;
+  rssStartKb: number;
+  bytesPerRecord: number;
 }
 
-async function run(
-  sink: CountingSink,
-  sys: System,
-  n: number,
-  stall: boolean,
-  warmup = 0,
-): Promise<Run> {
-  sink.reset(stall ? n / 2 : Infinity);
-  const s = await runSender(sys, sink.port, n, stall, warmup);
-  await sink.settle(warmup + n);
-  const frames = sink.frames - warmup;
+const corpusDir = await Deno.makeTempDir({ prefix: "pysocklog_socket_" });
+const corpusJson = `${corpusDir}/corpus.json`;
+await Deno.writeTextFile(
+  corpusJson,
+  toPythonJson(makeCorpus({ size: POOL, seed: SEED })),
+);
+
+function ours(mode: string, n: number, every: number): Case["cmd"] {
+  return (port) => [
+    Deno.execPath(),
+    "run",
+    "-A", // the sender reads /proc/self/status for its peak RSS
+    here("./_compare/burst_sender.ts"),
+    mode,
+    String(port),
+    String(n),
+    String(every),
+    String(SEED),
+  ];
+}
+function cpython(mode: string, n: number): Case["cmd"] {
+  return (port) => [
+    "python3",
+    here("./_compare/py_burst_sender.py"),
+    mode,
+    String(port),
+    String(n),
+    corpusJson,
+  ];
+}
+
+const fmt = (x: number, digits = 0) =>
+  x.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+
+const sizes = BIG > 0 ? [N, BIG] : [N];
+const cases: Case[] = [];
+for (const n of sizes) {
+  cases.push({
+    id: `cpython-${n}`,
+    label: "CPython SocketHandler (makeRecord + handle, no findCaller)",
+    n,
+    every: 0,
+    second: false,
+    base: `cpython-${n}`,
+    cmd: cpython("record", n),
+  });
+}
+cases.push({
+  id: `cpython-log-${N}`,
+  label: "CPython SocketHandler (logger.log, findCaller on: the default)",
+  n: N,
+  every: 0,
+  second: false,
+  base: `cpython-${N}`,
+  cmd: cpython("log", N),
+});
+for (const e of EVERY) {
+  cases.push({
+    id: `ours-${N}-${e}`,
+    label: "pysocklog SocketHandler.handle(), defaults, never awaits",
+    n: N,
+    every: e,
+    second: false,
+    base: `cpython-${N}`,
+    cmd: ours("corpus", N, e),
+  });
+}
+if (BIG > 0) {
+  cases.push({
+    id: `ours-${BIG}-${BIG_EVERY}`,
+    label: "pysocklog SocketHandler.handle(), defaults, never awaits",
+    n: BIG,
+    every: BIG_EVERY,
+    second: false,
+    base: `cpython-${BIG}`,
+    cmd: ours("corpus", BIG, BIG_EVERY),
+  });
+}
+cases.push({
+  id: `ours-one-${N}`,
+  label: "pysocklog, one record again and again, never awaits",
+  n: N,
+  every: BIG_EVERY,
+  second: true,
+  base: `cpython-${N}`,
+  cmd: ours("one", N, BIG_EVERY),
+});
+cases.push({
+  id: `ours-bp-${N}`,
+  label: "pysocklog, one record, backpressure by hand (old figure)",
+  n: N,
+  every: 0,
+  second: true,
+  base: `cpython-${N}`,
+  cmd: ours("backpressure", N, 0),
+});
+
+const sink = new CountingSink();
+/** Every run, as printed: kept for the results file. */
+const everyRun: string[] = [];
+function note(line: string): void {
+  everyRun.push(line);
+  console.log(`  ${line}`);
+}
+const loadBefore = loadAverage();
+
+async function run(c: Case): Promise<Run> {
+  sink.reset();
+  const timeout = Math.max(
+    MIN_SENDER_TIMEOUT_MS,
+    (c.n / SLOWEST_RECORDS_PER_S) * 1000,
+  );
+  const s = await runJsonProcess<SenderReport>(
+    c.cmd(sink.port),
+    c.label,
+    {},
+    timeout,
+  );
+  const dropped = s.stats?.dropped;
+  await sink.settle(c.n - (dropped ?? 0));
+  const seconds = (s.done - s.start) / 1000;
   return {
-    recsPerSec: frames / ((sink.lastAt - s.start) / 1000),
-    frames,
-    bad: sink.bad,
-    bytesPerRecord: sink.bytes / Math.max(1, sink.frames),
+    recsPerSec: sink.delivered / seconds,
+    delivered: sink.delivered,
+    notices: sink.notices,
+    dropped,
+    seconds,
     medianNs: s.medianNs,
     p99Ns: s.p99Ns,
     maxNs: s.maxNs,
     rssKb: s.rssKb,
-    dropped: s.stats?.dropped,
+    rssStartKb: s.rssStartKb,
+    bytesPerRecord: sink.bytes / Math.max(1, sink.frames),
   };
+}
+
+/** The commit measured, where git tells it. */
+async function commit(): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["log", "-1", "--format=%h %cs"],
+      cwd: here("."),
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
+  } catch {
+    return "unknown commit";
+  }
+}
+
+/** The 1-minute load average, where Linux tells it. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
 }
 
 function median(xs: number[]): number {
@@ -272,145 +392,197 @@ function medianRun(runs: Run[]): Run {
   return runs.find((r) => r.recsPerSec === m)!;
 }
 
-// ---- run everything ---------------------------------------------------------
+const caseName = (c: Case) => `${c.id}${c.every ? ` (E=${c.every})` : ""}`;
 
-const fmt = (x: number, digits = 0) =>
-  x.toLocaleString("en-US", {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
-const us = (ns: number) => fmt(ns / 1000, 1);
-const mb = (kb: number) => fmt(kb / 1024);
+function describe(r: Run): string {
+  return `${fmt(r.recsPerSec)} records/s, ${fmt(r.delivered)} delivered, ${
+    r.dropped === undefined ? "–" : fmt(r.dropped)
+  } dropped, ${r.notices} notices, ${fmt(r.seconds, 2)} s, RSS ${
+    fmt(r.rssKb / 1024)
+  } MB`;
+}
 
-const sink = new CountingSink();
 console.log(
-  `bench:socket: ${
-    fmt(N)
-  } records per run, ${RUNS} runs per system (interleaved), sink on port ${sink.port}`,
+  `bench:socket: ${fmt(N)} records at E = ${EVERY.join(", ")}${
+    BIG > 0 ? `, ${fmt(BIG)} at E = ${BIG_EVERY}` : ""
+  }; ${ROUNDS} rounds, systems interleaved; receiver on port ${sink.port}`,
 );
-// Warm-up: caches, JIT, Python's bytecode.
-for (const sys of systems) await run(sink, sys, Math.min(N, 20_000), false);
+// Warm-up: file caches, Python's bytecode, Deno's module cache.
+if (ROUNDS > 0) {
+  await run({ ...cases[0], cmd: cpython("record", 20_000), n: 20_000 });
+}
+await run({ ...cases[0], cmd: ours("corpus", 20_000, 500), n: 20_000 });
 
-const cold = new Map<string, Run[]>(systems.map((s) => [s.id, []]));
-const warm = new Map<string, Run[]>(systems.map((s) => [s.id, []]));
-for (let r = 0; r < RUNS; r++) {
-  for (const sys of systems) {
-    for (const [runs, warmup] of [[cold, 0], [warm, WARMUP]] as const) {
-      const result = await run(sink, sys, N, false, warmup);
-      runs.get(sys.id)!.push(result);
-      console.log(
-        `  run ${r + 1} ${sys.id} ${warmup ? "warm" : "cold"}: ${
-          fmt(result.recsPerSec)
-        } records/s (${fmt(result.frames)} frames${
-          result.bad ? `, ${result.bad} bad` : ""
-        })`,
-      );
-    }
+const results = new Map<string, Run[]>(cases.map((c) => [c.id, []]));
+for (let r = 0; r < ROUNDS; r++) {
+  for (const c of cases) {
+    const result = await run(c);
+    results.get(c.id)!.push(result);
+    note(`round ${r + 1} ${caseName(c)}: ${describe(result)}`);
   }
 }
-const stalled = new Map<string, Run[]>();
-for (let r = 0; r < STALL_RUNS; r++) {
-  for (const sys of systems.filter((s) => s.stall)) {
-    const result = await run(sink, sys, N, true);
-    if (!stalled.has(sys.id)) stalled.set(sys.id, []);
-    stalled.get(sys.id)!.push(result);
-    console.log(
-      `  stalled run ${r + 1} ${sys.id}: log call median ${
-        us(result.medianNs)
-      } µs, p99 ${us(result.p99Ns)} µs, max ${us(result.maxNs)} µs, ${
-        fmt(result.frames)
-      } arrived`,
-    );
+
+const memory: { n: number; run: Run }[] = [];
+if (MEMORY) {
+  for (const n of MEMORY_N) {
+    const c: Case = {
+      ...cases.find((c) => c.id.startsWith("ours-"))!,
+      id: `memory-${n}`,
+      n,
+      every: BIG_EVERY,
+      cmd: ours("corpus", n, BIG_EVERY),
+    };
+    const result = await run(c);
+    memory.push({ n, run: result });
+    note(`memory ${fmt(n)} (E=${BIG_EVERY}): ${describe(result)}`);
   }
 }
 sink.listener.close();
+const loadAfter = loadAverage();
+await Deno.remove(corpusDir, { recursive: true });
 
-const baseCold = medianRun(cold.get("cpython")!).recsPerSec;
-const baseWarm = medianRun(warm.get("cpython")!).recsPerSec;
+// ---- report -------------------------------------------------------------------
+
+const mb = (kb: number) => fmt(kb / 1024);
+const us = (ns: number) => fmt(ns / 1000, 1);
+const cpuModel = (() => {
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(
+      Deno.readTextFileSync("/proc/cpuinfo"),
+    );
+    return m ? m[1].trim() : "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+})();
+const pyVersion = new TextDecoder().decode(
+  (await new Deno.Command("python3", { args: ["--version"] }).output()).stdout,
+).trim();
+
 const lines: string[] = [];
-lines.push("# CPython's SocketHandler against ours");
+lines.push(
+  ROUNDS > 0
+    ? "# CPython's SocketHandler against ours, end to end"
+    : "# Our sender's memory over long runs",
+);
 lines.push("");
 lines.push(
   `Produced by \`deno task bench:socket\` (bench/socket_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
-  } UTC: deno ${Deno.version.deno}, ${
-    new TextDecoder().decode(
-      (await new Deno.Command("python3", { args: ["--version"] }).output())
-        .stdout,
-    ).trim()
-  }, ${navigator.hardwareConcurrency} cores.`,
+  } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
+    `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
+    `compare ratios within one run.`,
 );
 lines.push("");
-lines.push(
-  `${
-    fmt(N)
-  } records per run to one frame-counting sink; median of ${RUNS} runs, systems interleaved. Cold: a fresh process's first ${
-    fmt(N)
-  } records. Warm: the ${fmt(N)} records after ${
-    fmt(WARMUP)
-  } the sender logged and flushed first.`,
-);
-lines.push("");
-lines.push(
-  "| system | records/s warm | × CPython warm | records/s cold | × CPython cold | log call median µs | p99 µs | bytes/record | peak RSS MB | records arrived |",
-);
-lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const sys of systems) {
-  const w = medianRun(warm.get(sys.id)!);
-  const c = medianRun(cold.get(sys.id)!);
+if (ROUNDS > 0) {
   lines.push(
-    `| ${sys.label} | ${fmt(w.recsPerSec)} | ${
-      fmt(w.recsPerSec / baseWarm, 1)
-    } | ${fmt(c.recsPerSec)} | ${fmt(c.recsPerSec / baseCold, 1)} | ${
-      us(w.medianNs)
-    } | ${us(w.p99Ns)} | ${fmt(w.bytesPerRecord)} | ${mb(w.rssKb)} | ${
-      fmt(w.frames)
-    }/${fmt(N)}${w.bad ? ` (${w.bad} bad)` : ""} |`,
+    `Varied records (bench/_corpus.ts, ${
+      fmt(POOL)
+    } distinct ones taken in turn, seed ${SEED}), each sender its own process, one receiver ` +
+      `counting frames as fast as it reads; median of ${ROUNDS} runs, systems interleaved. ` +
+      `Ours: default options, a caller that never awaits flush() and yields with setImmediate ` +
+      `after every E records, then awaits close().`,
   );
+}
+const TABLE_HEAD = [
+  "| sender | records | E | records/s | × CPython | delivered | dropped | lost | notices | peak RSS MB (at start) | log call median / p99 µs | bytes/frame |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+];
+/** Median over rounds of records/s over CPython's in the same round. */
+const timesCPython = (c: Case) => {
+  const base = results.get(c.base)!;
+  return median(
+    results.get(c.id)!.map((r, i) => r.recsPerSec / base[i].recsPerSec),
+  );
+};
+// --rounds 0 (with --memory): the memory check alone.
+for (const second of ROUNDS > 0 ? [false, true] : []) {
+  lines.push("");
+  if (second) {
+    lines.push(
+      "Second rows only (they flatter us: one record always hits the encoder's caches; the old producer awaited flush() by hand):",
+    );
+    lines.push("");
+  }
+  lines.push(...TABLE_HEAD);
+  for (const c of cases.filter((c) => c.second === second)) {
+    const runs = results.get(c.id)!;
+    const m = medianRun(runs);
+    const drops = runs.map((r) => r.dropped ?? 0);
+    // Delivered, dropped and lost: medians over runs (the median-rate run
+    // need not be the median-drop one).
+    const delivered = median(runs.map((r) => r.delivered));
+    const lost = median(runs.map((r) => c.n - r.delivered - (r.dropped ?? 0)));
+    lines.push(
+      `| ${c.label} | ${fmt(c.n)} | ${c.every || "–"} | ${
+        fmt(m.recsPerSec)
+      } | ${fmt(timesCPython(c), 1)} | ${fmt(delivered)} | ${
+        m.dropped === undefined
+          ? "– (no count)"
+          : `${fmt(median(drops))} (runs: ${
+            drops.map((d) => fmt(d)).join(", ")
+          })`
+      } | ${fmt(lost)} | ${m.notices} | ${mb(m.rssKb)} (${
+        mb(m.rssStartKb)
+      }) | ${us(m.medianNs)} / ${us(m.p99Ns)} | ${fmt(m.bytesPerRecord)} |`,
+    );
+  }
+}
+if (memory.length > 0) {
+  lines.push("");
+  lines.push(
+    `Long run memory: our sender alone, corpus records, E = ${BIG_EVERY}, defaults, one run each.`,
+  );
+  lines.push("");
+  lines.push(
+    "| records | peak RSS MB | RSS at start MB | records/s | delivered | dropped | seconds |",
+  );
+  lines.push("|---:|---:|---:|---:|---:|---:|---:|");
+  for (const { n, run: r } of memory) {
+    lines.push(
+      `| ${fmt(n)} | ${mb(r.rssKb)} | ${mb(r.rssStartKb)} | ${
+        fmt(r.recsPerSec)
+      } | ${fmt(r.delivered)} | ${fmt(r.dropped ?? 0)} | ${
+        fmt(r.seconds, 1)
+      } |`,
+    );
+  }
+  if (memory.length >= 2) {
+    const a = memory[0].run.rssKb;
+    const b = memory[memory.length - 1].run.rssKb;
+    lines.push("");
+    lines.push(
+      `Peak RSS at ${fmt(memory[memory.length - 1].n)} is ${
+        fmt(b / a, 2)
+      }× that at ${fmt(memory[0].n)} (target of issue 11: within 1.10×).`,
+    );
+  }
 }
 lines.push("");
 lines.push(
-  `Stalled receiver: the sink stops reading for ${
-    STALL_MS / 1000
-  } s once half the records arrived; median of ${STALL_RUNS} runs.`,
+  "- records/s: records delivered, divided by the time from the sender's first log call to its `close()` returning.",
+);
+lines.push(
+  "- × CPython: the median over rounds of records/s over that of CPython's makeRecord + handle row with the same record count in the same round (its fastest way to send these records).",
+);
+lines.push(
+  "- records/s, × CPython, RSS and log call: the run with the median records/s; delivered, dropped (the handler's `stats.dropped`, then every run's) and lost (neither delivered nor counted): medians over runs; notices: drop-notice frames received (name `pysocklog`), not counted as delivered.",
+);
+lines.push(
+  "- CPython's `sendall` blocks the caller until the kernel takes the bytes, so it cannot drop a record for lack of room; it has no event loop to yield to (E: –).",
+);
+lines.push(
+  "- log call: one call in 16 timed in the sender (a timer call costs about 80 ns in Deno); peak RSS: VmHWM of the sender (CPython: ru_maxrss); at start: its RSS before the first call (runtime, code, the 10,000-record pool: CPython's pool of dicts and LogRecords is the larger).",
 );
 lines.push("");
-lines.push(
-  "| system | log call median µs | p99 µs | max µs | peak RSS MB | records arrived | lost | counted in stats.dropped |",
-);
-lines.push("|---|---:|---:|---:|---:|---:|---:|---:|");
-for (const sys of systems.filter((s) => s.stall)) {
-  const runs = stalled.get(sys.id)!;
-  const p99 = median(runs.map((r) => r.p99Ns));
-  const m = runs.find((r) => r.p99Ns === p99)!;
-  lines.push(
-    `| ${sys.label} | ${us(m.medianNs)} | ${us(m.p99Ns)} | ${us(m.maxNs)} | ${
-      mb(m.rssKb)
-    } | ${fmt(m.frames)}/${fmt(N)} | ${fmt(N - m.frames)} | ${
-      m.dropped === undefined ? "– (no count kept)" : fmt(m.dropped)
-    } |`,
-  );
-}
+lines.push("Every run, in the order run:");
 lines.push("");
-lines.push(
-  "- records/s: records that arrived, divided by the time from the sender's first log call to the last byte at the sink.",
-);
-lines.push(
-  "- log call: one `logger.info()` (CPython) or `handle()` (ours), timed in the sender; ours times one call in 16 in the first table (a timer call costs about 80 ns).",
-);
-lines.push(
-  "- While the receiver stalls, CPython blocks the log call in `sendall` until its socket's 1 s timeout, then drops the record being sent, silently, and reconnects (logging/handlers.py `send`: `except OSError: self.sock.close()`); ours never blocks, keeps at most 10,000 records (8 MiB) queued and drops the newest past that, counted in `stats.dropped`.",
-);
+lines.push("```", ...everyRun, "```");
 const report = lines.join("\n") + "\n";
 console.log("\n" + report);
-const oursWarm = medianRun(warm.get("ours")!).recsPerSec;
-const oursCold = medianRun(cold.get("ours")!).recsPerSec;
-console.log(
-  `ours / CPython: warm ${fmt(oursWarm / baseWarm, 2)}x (${fmt(oursWarm)} vs ${
-    fmt(baseWarm)
-  } records/s), cold ${fmt(oursCold / baseCold, 2)}x (${fmt(oursCold)} vs ${
-    fmt(baseCold)
-  })`,
-);
 await Deno.mkdir(here("./results"), { recursive: true });
-await Deno.writeTextFile(here("./results/socket_compare.md"), report);
+// The memory check alone (--rounds 0) goes to a file of its own.
+await Deno.writeTextFile(
+  here(`./results/${ROUNDS > 0 ? "socket_compare" : "socket_memory"}.md`),
+  report,
+);

@@ -107,10 +107,15 @@ function writePlain(
 const FIXED_LIMIT = 1e21;
 const MINUS = 0x2d;
 
+/** Where encodeTexts writes each text before copying it out (a Writer each cost ~300 ns). */
+let textWriter = new Writer(1024);
+
 function encodeTexts(c: CompiledFormat): Uint8Array[] {
   c.textBytes = c.text.map((t) => {
-    const tw = new Writer(t.length * 3);
-    return tw.buf.slice(0, tw.utf8At(t, 0));
+    if (textWriter.buf.length < t.length * 3) {
+      textWriter = new Writer(t.length * 3);
+    }
+    return textWriter.buf.slice(0, textWriter.utf8At(t, 0));
   });
   c.textLength = c.textBytes.reduce((n, b) => n + b.length, 0);
   return c.textBytes;

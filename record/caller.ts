@@ -42,15 +42,49 @@ function isOwnFile(file: string): boolean {
     : null;
   return rest !== null && !NOT_LIBRARY.test(rest);
 }
-/** Frames kept while looking for the caller. */
+
+/** Whether a file's frames stand above a log call: this package, std/log, LogTape, the runtime. */
+function isLoggingFile(file: string): boolean {
+  return isOwnFile(file) || LIBRARY_FILE.test(file) ||
+    file.startsWith("ext:") || file.startsWith("node:");
+}
+
+/**
+ * By file: null for logging code, else the file's path (`toPath` of a
+ * `file:` URL costs about 1 µs). Bounded: cleared when full.
+ */
+const knownFiles = new Map<string, string | null>();
+/** Most files knownFiles holds. */
+const MAX_KNOWN_FILES = 1024;
+
+/** The file's path, or null when the file is logging code. */
+function callerPath(file: string): string | null {
+  let known = knownFiles.get(file);
+  if (known === undefined) {
+    if (knownFiles.size >= MAX_KNOWN_FILES) knownFiles.clear();
+    known = isLoggingFile(file) ? null : toPath(file);
+    knownFiles.set(file, known);
+  }
+  return known;
+}
+
+/** Frames kept while looking for the caller past a first, short look. */
 const STACK_LIMIT = 40;
+/**
+ * Frames of the first look: how deep the caller was last time, plus one.
+ * Each frame Deno hands to `prepareStackTrace` costs about 0.4 µs, so
+ * the first look takes no more than it needs; a deeper caller costs a
+ * second look.
+ */
+let firstLook = 4;
 
 /**
  * Finds the caller of the logging call: the first stack frame that is not
  * in this package, in @std/log or in LogTape (or in a file for which
  * `isLibraryFile` says true). Costs a stack capture: a few microseconds (see
- * `bench/caller_bench.ts`), which is why handlers only do it when asked
- * (`caller: true`).
+ * `bench/caller_bench.ts`; most of it is Deno's: capturing the stack,
+ * wrapping its frames and mapping the line through the source map), which
+ * is why handlers only do it when asked (`caller: true`).
  *
  * @example Where was I called from?
  * ```ts
@@ -69,35 +103,57 @@ const STACK_LIMIT = 40;
 export function findCaller(
   isLibraryFile?: (file: string) => boolean,
 ): CallerInfo | undefined {
-  const holder: { stack?: unknown } = {};
   const E = Error as ErrorWithHooks;
   const limit = E.stackTraceLimit;
   const prepare = E.prepareStackTrace;
-  E.stackTraceLimit = STACK_LIMIT;
   E.prepareStackTrace = keepCallSites;
   try {
+    const look = firstLook;
+    E.stackTraceLimit = look;
+    const holder: { stack?: unknown } = {};
     Error.captureStackTrace(holder, findCaller);
-    const sites = holder.stack;
+    let sites = holder.stack;
     if (typeof sites === "string") return fromStackText(sites, isLibraryFile);
     if (!Array.isArray(sites)) return undefined;
-    for (const site of sites as CallSite[]) {
-      const file = site.getFileName() ?? site.getScriptNameOrSourceURL?.();
-      if (!file) continue;
-      if (isOwnFile(file) || LIBRARY_FILE.test(file)) continue;
-      if (file.startsWith("ext:") || file.startsWith("node:")) continue;
-      if (isLibraryFile?.(file)) continue;
-      return {
-        pathname: toPath(file),
-        lineno: site.getLineNumber() ?? 0,
-        funcName: site.getFunctionName() ??
-          (site.isToplevel() ? "<module>" : "<anonymous>"),
-      };
+    let found = callerOf(sites as CallSite[], isLibraryFile);
+    if (found === undefined && sites.length >= look) {
+      // Deeper than the first look: look again, all the way.
+      E.stackTraceLimit = STACK_LIMIT;
+      const again: { stack?: unknown } = {};
+      Error.captureStackTrace(again, findCaller);
+      sites = again.stack;
+      if (!Array.isArray(sites)) return undefined;
+      found = callerOf(sites as CallSite[], isLibraryFile);
     }
-    return undefined;
+    return found;
   } finally {
     E.stackTraceLimit = limit;
     E.prepareStackTrace = prepare;
   }
+}
+
+/** The first frame of `sites` past the logging code; notes its depth for the next look. */
+function callerOf(
+  sites: readonly CallSite[],
+  isLibraryFile?: (file: string) => boolean,
+): CallerInfo | undefined {
+  for (let i = 0; i < sites.length; i++) {
+    const site = sites[i];
+    // The script's name costs a fraction of getFileName (which maps it
+    // through the source map) and is the same for a module.
+    const file = site.getScriptNameOrSourceURL?.() ?? site.getFileName();
+    if (!file) continue;
+    const pathname = callerPath(file);
+    if (pathname === null || isLibraryFile?.(file)) continue;
+    firstLook = Math.min(i + 1, STACK_LIMIT);
+    return {
+      pathname,
+      lineno: site.getLineNumber() ?? 0,
+      funcName: site.getFunctionName() ??
+        (site.isToplevel() ? "<module>" : "<anonymous>"),
+    };
+  }
+  return undefined;
 }
 
 /** `at fn (file:1:2)`, `at file:1:2`, `at async fn (file:1:2)`. */
@@ -115,11 +171,10 @@ function fromStackText(
     const m = FRAME.exec(line);
     if (m === null) continue;
     const file = m[2];
-    if (isOwnFile(file) || LIBRARY_FILE.test(file)) continue;
-    if (file.startsWith("ext:") || file.startsWith("node:")) continue;
-    if (isLibraryFile?.(file)) continue;
+    const pathname = callerPath(file);
+    if (pathname === null || isLibraryFile?.(file)) continue;
     return {
-      pathname: toPath(file),
+      pathname,
       lineno: Number(m[3]),
       funcName: functionName(m[1]),
     };

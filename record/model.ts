@@ -11,6 +11,7 @@
  */
 
 import { formatError } from "../util/_error_text.ts";
+import { str } from "./percent.ts";
 import { RECORD_KEY_SET } from "./_keys.ts";
 import {
   canonicalLevelName,
@@ -24,9 +25,15 @@ import {
 export interface LogRecordFields {
   /** Logger name; `"root"` when unknown. */
   name: string;
-  /** The message; formatted with `args` by {@linkcode getMessage}. */
+  /**
+   * The message; formatted with `args` by {@linkcode getMessage}. Given as
+   * `undefined` or `null` it is Python's None (its text is `"None"`).
+   */
   msg: unknown;
-  /** %-format arguments for `msg`; sent as None. */
+  /**
+   * %-format arguments for `msg`; sent as None. A single non-empty mapping
+   * (`[{ user: "ann" }]`) is the mapping itself, as in Python.
+   */
   args: unknown;
   /** `DEBUG`, `INFO`, `WARNING`, `ERROR`, `CRITICAL`, or `Level N`. */
   levelname: string;
@@ -38,7 +45,10 @@ export interface LogRecordFields {
   filename: string;
   /** `filename` without its extension; `"Unknown module"` when unknown. */
   module: string;
-  /** An Error, turned into `exc_text`; sent as None. */
+  /**
+   * A thrown value, turned into `exc_text` (an Error's stack, or the text
+   * of any other value); sent as None.
+   */
   exc_info: unknown;
   /** The formatted exception, or null. */
   exc_text: string | null;
@@ -86,6 +96,8 @@ export type LogRecordInit = Partial<Omit<LogRecordFields, "created">> & {
 };
 
 const STANDARD = RECORD_KEY_SET;
+/** Names Python's formatters set on a record: never extra keys. */
+const FORMATTER_KEYS: ReadonlySet<string> = new Set(["message", "asctime"]);
 
 const UNKNOWN_FILE = "(unknown file)";
 const UNKNOWN_MODULE = "Unknown module";
@@ -115,8 +127,9 @@ let lastMade: object | null = null;
  * Builds a complete record dict from a partial one, filling every key as
  * CPython's `LogRecord` would, with CPython's own sentinels where a value is
  * unknown. Keys of `init` that are not LogRecord attributes, and the keys of
- * `extra`, become extra keys. An `extra` key never replaces a standard key
- * or a key of `init`: it is kept under its name plus `_` instead.
+ * `extra`, become extra keys. As CPython's `makeRecord`, it refuses an extra
+ * key that would overwrite one of the record's (a standard key, a key of
+ * `init`) or that Python's formatters set (`message`, `asctime`).
  *
  * @example Fill a record
  * ```ts
@@ -132,6 +145,8 @@ let lastMade: object | null = null;
  * @param init Any part of a record.
  * @param extra Extra attributes, as Python's `extra=`.
  * @returns A complete record dict.
+ * @throws {TypeError} "Attempt to overwrite 'message' in LogRecord" (CPython's
+ *   KeyError) for such an extra key.
  */
 export function makeLogRecord(
   init: LogRecordInit = {},
@@ -161,12 +176,53 @@ export function fill(
   if (extra !== undefined) {
     for (const key in extra) {
       if (!Object.hasOwn(extra, key)) continue;
-      let name = key;
-      while (STANDARD.has(name) || Object.hasOwn(record, name)) name += "_";
-      record[name] = extra[key];
+      if (FORMATTER_KEYS.has(key) || Object.hasOwn(record, key)) {
+        throw overwriteError(key);
+      }
+      record[key] = extra[key];
     }
   }
   return record;
+}
+
+/** Throws for an own `message` or `asctime` key: Python's formatters set them. */
+function refuseFormatterKeys(init: LogRecordInit): void {
+  for (const key of FORMATTER_KEYS) {
+    if (Object.hasOwn(init, key)) throw overwriteError(key);
+  }
+}
+
+/** CPython's makeRecord error for an extra key it refuses (a KeyError there). */
+function overwriteError(key: string): TypeError {
+  return new TypeError(`Attempt to overwrite '${key}' in LogRecord`);
+}
+
+/**
+ * `LogRecord.__init__`'s rule: a single non-empty mapping in `args` is the
+ * mapping, so `"%(user)s"` formats with `[{ user: "ann" }]`.
+ */
+function unpackArgs(args: unknown): unknown {
+  if (!Array.isArray(args) || args.length !== 1) return args ?? null;
+  const only: unknown = args[0];
+  if (only instanceof Map) return only.size > 0 ? only : args;
+  if (typeof only !== "object" || only === null) return args;
+  const proto = Object.getPrototypeOf(only);
+  if (proto !== Object.prototype && proto !== null) return args;
+  for (const key in only) if (Object.hasOwn(only, key)) return only;
+  return args;
+}
+
+/**
+ * `exc_text` of a thrown value: an Error's stack (and causes), the text of
+ * any other value; null for none (`undefined`, `null`, or a boolean, which
+ * is Python's flag for "the current exception", which JavaScript has not).
+ */
+function excText(excInfo: unknown): string | null {
+  if (excInfo instanceof Error) return formatError(excInfo);
+  if (
+    excInfo === undefined || excInfo === null || typeof excInfo === "boolean"
+  ) return null;
+  return str(excInfo);
 }
 
 /**
@@ -207,6 +263,8 @@ export function shell(): LogRecordDict {
  * @param init Any part of a record.
  */
 export function setStandard(record: LogRecordDict, init: LogRecordInit): void {
+  // Refused before anything is formatted, as CPython's makeRecord does.
+  if ("message" in init || "asctime" in init) refuseFormatterKeys(init);
   let levelno: number;
   let levelname: string;
   if (typeof init.levelno === "number") {
@@ -232,8 +290,11 @@ export function setStandard(record: LogRecordDict, init: LogRecordInit): void {
     : UNKNOWN_FILE;
   const excInfo = init.exc_info;
   record.name = init.name ?? "root";
-  record.msg = init.msg ?? "";
-  record.args = init.args ?? null;
+  // Absent: makeLogRecord's "" (CPython's sentinel); given as undefined or
+  // null: None, as `logger.info(None)` in Python.
+  const msg = init.msg;
+  record.msg = msg !== undefined ? msg : "msg" in init ? null : "";
+  record.args = unpackArgs(init.args);
   record.levelname = levelname;
   record.levelno = levelno;
   record.pathname = pathname;
@@ -244,8 +305,7 @@ export function setStandard(record: LogRecordDict, init: LogRecordInit): void {
       ? UNKNOWN_MODULE
       : stripExtension(record.filename));
   record.exc_info = null;
-  record.exc_text = init.exc_text ??
-    (excInfo instanceof Error ? formatError(excInfo) : null);
+  record.exc_text = init.exc_text ?? excText(excInfo);
   record.stack_info = init.stack_info ?? null;
   record.lineno = init.lineno ?? 0;
   record.funcName = init.funcName ?? UNKNOWN_FUNCTION;

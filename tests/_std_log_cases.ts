@@ -34,11 +34,12 @@ Deno.test("std-log SocketHandler: log.setup takes it; Python sees name, level, m
     equal(r[1].levelname, "WARNING");
     equal(r[1].levelno, 30);
     equal(r[1].msg, "disk almost full");
-    deepEqual(r[1].args_, [{ free: "2%" }]);
+    equal(r[1].free, "2%", "a plain object spreads into extras");
+    equal(r[1].args_, undefined, "and is not kept in args_ too");
     equal(r[2].name, "db");
     equal(r[2].levelname, "ERROR");
     match(r[2].exc_text as string, /^RangeError: timeout\n\s+at /);
-    equal((r[2].args_ as unknown[])[1], 3);
+    deepEqual(r[2].args_, [3], "the Error is in exc_text only");
     equal(r[3].levelname, "CRITICAL");
     equal(r[3].msg, JSON.stringify({ code: 7 }));
     for (const rec of r) {
@@ -49,6 +50,65 @@ Deno.test("std-log SocketHandler: log.setup takes it; Python sees name, level, m
     await net.close();
     await rx.stop();
   }
+});
+
+Deno.test("std-log SocketHandler: object args are Python's extra= keys; standard keys are never replaced; an Error once; the rest in args_", async () => {
+  const rx = await PyReceiver.start("tcp");
+  const net = new SocketHandler("INFO", {
+    hostname: "127.0.0.1",
+    port: rx.port,
+  });
+  try {
+    log.setup({
+      handlers: { net },
+      loggers: { app: { level: "INFO", handlers: ["net"] } },
+    });
+    const app = log.getLogger("app");
+    const first = new TypeError("first");
+    app.info(
+      "reserved",
+      { name: "x", msg: "y", message: "m", asctime: "t", levelno: 99 },
+      { user: "ann", n: 1 },
+      first,
+      new Error("second"),
+      "text",
+      [1, 2],
+      { user: "bob" },
+    );
+    app.info("no args");
+    app.info("proto", JSON.parse('{"__proto__": {"polluted": 1}, "k": 2}'));
+    app.info("class instance", new Map([["a", 1]]), new Date(0));
+    await net.flush();
+    await rx.waitFor(4);
+    const [r, bare, proto, inst] = rx.records;
+    equal(rx.records.length, 4);
+    equal(r.name, "app");
+    equal(r.msg, "reserved");
+    equal(r._message, "reserved");
+    equal(r.levelno, 20);
+    equal(r.name_, "x");
+    equal(r.msg_, "y");
+    equal(r.message_, "m");
+    equal(r.asctime_, "t");
+    equal(r.levelno_, 99);
+    equal(r.user, "bob", "a later object wins a key, as spreading does");
+    equal(r.n, 1);
+    match(r.exc_text as string, /^TypeError: first\n\s+at /);
+    const rest = r.args_ as unknown[];
+    equal(rest.length, 3, "the second Error, the string and the list");
+    match(rest[0] as string, /^Error: second/);
+    deepEqual(rest.slice(1), ["text", [1, 2]]);
+    equal(bare.args_, undefined);
+    equal(bare.exc_text, null);
+    deepEqual(proto.__proto__, { polluted: 1 });
+    equal(proto.k, 2);
+    equal(proto.polluted, undefined);
+    equal((inst.args_ as unknown[]).length, 2, "only plain objects spread");
+  } finally {
+    await net.close();
+    await rx.stop();
+  }
+  equal(rx.stderr, "");
 });
 
 Deno.test("std-log SocketHandler: a formatter's output becomes msg; destroy() flushes and closes", async () => {

@@ -10,6 +10,7 @@ import {
   PickleDecodeError,
   PickleGlobal,
   PickleObject,
+  PickleSet,
 } from "../mod.ts";
 import { hex, prng, pyScript, runPython } from "./_helpers.ts";
 
@@ -168,8 +169,10 @@ Deno.test("globals are inert, or refused with globals: 'reject'", async () => {
       globals: "reject",
     }) as unknown[];
     deepEqual(bytes, new Uint8Array([0, 255]));
-    deepEqual(set, new Set([1, 2]));
-    deepEqual(frozen, new Set(["a"]));
+    ok(set instanceof PickleSet && frozen instanceof PickleSet);
+    deepEqual([set.frozen, frozen.frozen], [false, true]);
+    deepEqual([...set], [1, 2]);
+    deepEqual([...frozen], ["a"]);
     deepEqual(arr, new Uint8Array([0x7a]));
     let pwned = true;
     await Deno.stat(marker).catch(() => pwned = false);
@@ -345,7 +348,7 @@ Deno.test("the decoder's literal case labels agree with pickle/_opcodes.ts", asy
     number
   >;
   const source = await Deno.readTextFile(
-    new URL("../pickle/decode.ts", import.meta.url),
+    new URL("../pickle/_machine.ts", import.meta.url),
   );
   const labels = [
     ...source.matchAll(/case (0x[0-9a-f]{2}):(?: \{)? \/\/ (\w+)/g),

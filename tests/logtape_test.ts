@@ -117,3 +117,41 @@ Deno.test("LogTape datagram sink: records reach CPython's UDP receiver", async (
     await rx.stop();
   }
 });
+
+Deno.test("LogTape socket sink: properties named like standard keys, message or asctime are kept under name_ (never replace one, never lost)", async () => {
+  const rx = await PyReceiver.start("tcp");
+  const sink = getSocketSink({ hostname: "127.0.0.1", port: rx.port });
+  try {
+    sink({
+      category: ["app"],
+      level: "info",
+      message: ["hello"],
+      timestamp: Date.now(),
+      properties: {
+        name: "n",
+        message: "m",
+        asctime: "t",
+        levelno: 99,
+        name_: "taken",
+        plain: 1,
+      },
+    });
+    await sink.drain();
+    await rx.waitFor(1);
+    const [r] = rx.records;
+    equal(r.name, "app");
+    equal(r.msg, "hello");
+    equal(r._message, "hello");
+    equal(r.levelno, 20);
+    equal(r.name_, "taken");
+    equal(r.name__, "n");
+    equal(r.message_, "m");
+    equal(r.asctime_, "t");
+    equal(r.levelno_, 99);
+    equal(r.plain, 1);
+  } finally {
+    await sink[Symbol.asyncDispose]();
+    await rx.stop();
+  }
+  equal(rx.stderr, "");
+});

@@ -53,23 +53,18 @@ Deno.test("levels both ways: WARN is WARNING, trace 5, fatal 50, Level N", () =>
   throws(() => getLevelNo("LOUD"), /Unknown level/);
 });
 
-Deno.test("extras become keys and never replace standard ones", () => {
-  const r = makeLogRecord({ msg: "m", user: "ann" }, {
-    name: "x",
-    user: "bob",
-    n: 1,
-  });
+Deno.test("extras become keys; one that would overwrite a key is refused, as CPython's makeRecord does", () => {
+  const r = makeLogRecord({ msg: "m", user: "ann" }, { n: 1, tags: ["a"] });
   equal(r.name, "root");
-  equal(r.name_, "x");
   equal(r.user, "ann");
-  equal(r.user_, "bob");
   equal(r.n, 1);
-  deepEqual(Object.keys(r).slice(RECORD_KEYS.length), [
-    "user",
-    "name_",
-    "user_",
-    "n",
-  ]);
+  deepEqual(Object.keys(r).slice(RECORD_KEYS.length), ["user", "n", "tags"]);
+  for (const key of ["name", "user", "message", "asctime"]) {
+    throws(
+      () => makeLogRecord({ msg: "m", user: "ann" }, { [key]: "x" }),
+      new TypeError(`Attempt to overwrite '${key}' in LogRecord`),
+    );
+  }
 });
 
 Deno.test("pathname from a file: URL; filename and module derived", () => {
@@ -219,7 +214,10 @@ Deno.test("CPython's makeLogRecord(pickle.loads(frame)) gives our records back",
       when: new Date(0),
       nested: { ok: true, n: 12345678901234567890n },
     }),
-    makeLogRecord({ msg: "with message key", message: "stale" }),
+    // A record a formatter has set `message` on: makePickle leaves it out.
+    Object.assign(makeLogRecord({ msg: "with message key" }), {
+      message: "stale",
+    }),
   ];
   const frames = records.map((r) => makePickle(r));
   for (const f of frames) {
@@ -482,5 +480,6 @@ Deno.test("a handler's frame written from a partial record is byte for byte make
       fastOnes++;
     }
   }
-  ok(fastOnes > 2_000, `${fastOnes} records compared`);
+  // About 4 in 10 records draw a "message" extra, which both refuse alike.
+  ok(fastOnes > 1_500, `${fastOnes} records compared`);
 });

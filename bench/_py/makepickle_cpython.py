@@ -1,39 +1,89 @@
-"""CPython's side of bench/makepickle_compare.ts: time pickle.dumps(d, 2) of a
-record dict read as JSON on stdin (floats kept as floats), several rounds;
-print the median ns per record and CPython's own makePickle-equivalent."""
+"""CPython's side of bench/makepickle_compare.ts:
+  python3 makepickle_cpython.py MIN_RECORDS CATEGORY=CORPUS.json[:FRAMES.bin] ...
+Loads each category's records of bench/_corpus.ts (read by corpus.py) and
+prints one JSON line: per category, record count, bytes per frame and, with
+FRAMES.bin (our frames, end to end), how many of our frames pickle.loads
+turns into exactly the record's dict, types included. Then serves rounds,
+so that the Deno side can interleave them with its own: each line
+"ROUND <category>" on stdin is answered by one JSON line with the ns per
+record of C pickle.dumps(d, 2) of the dict our makePickle pickles and of
+CPython's own SocketHandler.makePickle(record) (dict copy, getMessage,
+pickle.dumps(d, 1), struct.pack) on a LogRecord with msg and args still
+unformatted, each over the corpus as often as it takes to encode
+MIN_RECORDS records."""
 import json
-import logging
+import logging.handlers
+import math
+import os
 import pickle
 import struct
 import sys
 import time
 
-d = json.load(sys.stdin)
-for k in ("created", "msecs", "relativeCreated"):
-    d[k] = float(d[k])
-rounds, n = int(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, os.path.dirname(__file__))
+import corpus  # noqa: E402
+
+min_records = int(sys.argv[1])
+handler = logging.handlers.SocketHandler("127.0.0.1", 9)  # never connects
 
 
-def make_pickle(record):
-    # CPython's SocketHandler.makePickle, minus the record it builds from.
-    dd = dict(record.__dict__)
-    dd["msg"] = record.getMessage()
-    dd["args"] = None
-    dd["exc_info"] = None
-    dd.pop("message", None)
-    s = pickle.dumps(dd, 1)
-    return struct.pack(">L", len(s)) + s
+def same(a, b):
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
-record = logging.makeLogRecord(d)
-out = {}
-for name, fn in (("dumps2", lambda: pickle.dumps(d, 2)), ("makePickle", lambda: make_pickle(record))):
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter_ns()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter_ns() - t0) / n)
-    times.sort()
-    out[name] = times[len(times) // 2]
-print(json.dumps(out))
+def check(items, path):
+    data = open(path, "rb").read()
+    o, equal = 0, 0
+    for d, _ in items:
+        (n,) = struct.unpack(">L", data[o:o + 4])
+        if same(pickle.loads(data[o + 4:o + 4 + n]), d):
+            equal += 1
+        o += 4 + n
+    return equal
+
+
+def per_record(fn, xs, passes):
+    t0 = time.perf_counter_ns()
+    for _ in range(passes):
+        for x in xs:
+            fn(x)
+    return (time.perf_counter_ns() - t0) / (passes * len(xs))
+
+
+rows = {}
+info = {}
+for arg in sys.argv[2:]:
+    name, _, paths = arg.partition("=")
+    corpus_path, _, frames_path = paths.partition(":")
+    items = corpus.load(corpus_path)
+    dicts = [d for d, _ in items]
+    records = [r for _, r in items]
+    rows[name] = (dicts, records, max(1, -(-min_records // len(items))))
+    i = {
+        "records": len(items),
+        "bytes": sum(len(pickle.dumps(d, 2)) + 4 for d in dicts) / len(dicts),
+        "bytesMakePickle": sum(len(handler.makePickle(r)) for r in records) / len(records),
+    }
+    if frames_path:
+        i["equal"] = check(items, frames_path)
+    info[name] = i
+print(json.dumps(info), flush=True)
+
+dumps = pickle.dumps
+for line in sys.stdin:
+    cmd, _, name = line.strip().partition(" ")
+    if cmd != "ROUND":
+        break
+    dicts, records, passes = rows[name]
+    print(json.dumps({
+        "dumps2": per_record(lambda d: dumps(d, 2), dicts, passes),
+        "makePickle": per_record(handler.makePickle, records, passes),
+    }), flush=True)
