@@ -185,15 +185,23 @@ export class ReceiverChild {
   readonly #lines: ReadableStreamDefaultReader<string>;
   #buf = "";
 
-  private constructor(options: Record<string, unknown>, flags: string[]) {
-    this.#child = new Deno.Command(Deno.execPath(), {
+  private constructor(
+    options: Record<string, unknown>,
+    flags: string[],
+    work: number,
+    cpu?: number,
+  ) {
+    const [cmd, pre] = pinned(Deno.execPath(), cpu);
+    this.#child = new Deno.Command(cmd, {
       args: [
+        ...pre,
         "run",
         "-A",
         "--v8-flags=--expose-gc",
         ...flags,
         new URL("./_receiver_child.ts", import.meta.url).pathname,
         JSON.stringify(options),
+        String(work),
       ],
       stdin: "piped",
       stdout: "piped",
@@ -204,12 +212,17 @@ export class ReceiverChild {
       .getReader();
   }
 
-  /** Starts a child receiver with these `listen()` options. */
+  /**
+   * Starts a child receiver with these `listen()` options, its consumer
+   * spending `work` µs on each record, pinned to `cpu` if given.
+   */
   static async start(
     options: Record<string, unknown> = {},
     flags: string[] = [],
+    work = 0,
+    cpu?: number,
   ): Promise<ReceiverChild> {
-    const c = new ReceiverChild(options, flags);
+    const c = new ReceiverChild(options, flags, work, cpu);
     const first = await c.#line();
     if (!first.startsWith("PORT ")) throw new Error(`child said ${first}`);
     c.port = Number(first.slice(5));
@@ -269,16 +282,20 @@ export interface SenderResult {
 
 /**
  * Runs CPython's SocketHandler (tests/_py/steady_sender.py) against `port`:
- * records named `name`, one every `intervalMs` (0: flat out) for `seconds`.
+ * records named `name`, one every `intervalMs` (0: flat out) for `seconds`,
+ * pinned to `cpu` if given.
  */
 export async function pythonSender(
   port: number,
   name: string,
   seconds: number,
   intervalMs: number,
+  cpu?: number,
 ): Promise<SenderResult> {
-  const out = await new Deno.Command("python3", {
+  const [cmd, pre] = pinned("python3", cpu);
+  const out = await new Deno.Command(cmd, {
     args: [
+      ...pre,
       new URL("./_py/steady_sender.py", import.meta.url).pathname,
       String(port),
       name,
@@ -294,4 +311,28 @@ export async function pythonSender(
     );
   }
   return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** `cmd` run through `taskset -c cpu` when a CPU is given and taskset exists. */
+function pinned(cmd: string, cpu?: number): [string, string[]] {
+  if (cpu === undefined || !hasTaskset()) return [cmd, []];
+  return ["taskset", ["-c", String(cpu), cmd]];
+}
+
+let taskset: boolean | undefined;
+function hasTaskset(): boolean {
+  if (taskset === undefined) {
+    try {
+      taskset = new Deno.Command("taskset", { args: ["-V"], stdout: "null" })
+        .outputSync().success;
+    } catch {
+      taskset = false;
+    }
+  }
+  return taskset;
+}
+
+/** Whether processes can be pinned to one CPU (taskset). */
+export function canPin(): boolean {
+  return hasTaskset();
 }

@@ -1,5 +1,5 @@
 // A receiver in its own process, so a test can read its peak RSS:
-// `deno run -A --v8-flags=--expose-gc tests/_receiver_child.ts '<options JSON>'`.
+// `deno run -A --v8-flags=--expose-gc tests/_receiver_child.ts '<options JSON>' [µs of work per record]`.
 // Prints "PORT <n>", then on each line read from stdin ("status" or "gc")
 // one JSON line: stats, RSS, external (ArrayBuffer) and heap bytes now
 // (after a full GC for "gc"), and per logger
@@ -8,6 +8,8 @@
 import { listen } from "../receiver.ts";
 
 const options = JSON.parse(Deno.args[0] ?? "{}");
+/** Microseconds of work per record (a consumer as slow as a formatter). */
+const work = Number(Deno.args[1] ?? 0) / 1000;
 const rx = await listen({ port: 0, onError: () => {}, ...options });
 interface Client {
   n: number;
@@ -29,6 +31,12 @@ const clients: Record<string, Client> = {};
       maxDelay: 0,
     };
     c.n++;
+    if (work > 0) {
+      const until = performance.now() + work;
+      while (performance.now() < until) {
+        // a consumer that formats and writes each record
+      }
+    }
     if (now - c.last > c.maxGap) c.maxGap = now - c.last;
     c.last = now;
     const delay = now - (r.created as number) * 1000;

@@ -116,8 +116,10 @@ Deno.test("header flood: 1,100 headers declaring 16 MiB allocate nothing; CPytho
       conns.push(...more);
     });
     const s = status.stats;
-    ok(s.refused > 0, `refused ${s.refused}`);
-    ok(s.evicted > 0, `evicted ${s.evicted}`);
+    ok(
+      s.refused + s.evicted >= 800,
+      `refused ${s.refused}, evicted ${s.evicted}`,
+    );
     ok(s.frameTimeouts > 0, `frame timeouts ${s.frameTimeouts}`);
     ok(s.openConnections <= DEFAULT_MAX_CONNECTIONS);
     const peak = child.peakRss() - idle;
@@ -140,8 +142,10 @@ Deno.test("idle flood: 1,100 silent connections beyond the cap; CPython's sender
       conns.push(...await connectMany(child.port, 100));
     });
     const s = status.stats;
-    ok(s.refused > 0, `refused ${s.refused}`);
-    ok(s.evicted > 0, `evicted ${s.evicted}`);
+    ok(
+      s.refused + s.evicted >= 800,
+      `refused ${s.refused}, evicted ${s.evicted}`,
+    );
     ok(s.idleTimeouts > 0, `idle timeouts ${s.idleTimeouts}`);
     ok(s.openConnections <= DEFAULT_MAX_CONNECTIONS);
     const peak = child.peakRss() - idle;
