@@ -953,7 +953,7 @@ async function bigRecords(browser: Browser) {
     await page.waitFor(
       `Number(document.getElementById("status").dataset.received) +
         Number(document.getElementById("status").dataset.lost) >= ${N}`,
-      20_000,
+      60_000, // 63 MB through the page: generous, for a loaded CI machine
     );
     await page.waitFor(`document.getElementById("status").dataset.kept < ${N}`);
     const kept = Number((await pageStatus(page)).kept);
