@@ -70,6 +70,13 @@ export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
  * was refused 15 times and lost 30 records; with 100 ms, none.
  */
 const EVICT_AFTER_MS = 100;
+/**
+ * A connection that delivered records may be closed for a new one only
+ * after this long silent: the time since its last byte was read also grows
+ * while the receiver is busy (an accept storm made a CPython sender writing
+ * every 10 ms look 100 ms silent, and it was evicted).
+ */
+const EVICT_SENDER_AFTER_MS = 60_000;
 /** Bytes a busy connection reads per round while others are open. */
 const SHARE_BYTES = READ_CHUNK;
 /** Timeouts are checked this often at most (and at least every 1 s). */
@@ -162,10 +169,11 @@ export interface ListenOptions {
   maxFrameBytes?: number;
   /**
    * Most connections served at once (TCP and Unix). At the cap, a new
-   * connection takes the place of one that has been silent, or inside one
-   * frame, for at least 100 ms (one that never delivered a record first, then
-   * the one stuck longest); if none has, the new connection is closed at
-   * once. Each connection holds a 64 KiB read buffer.
+   * connection takes the place of one that never delivered a record and
+   * has been silent, or inside one frame, for at least 100 ms, else of one
+   * silent for at least 60 s (the one stuck longest first); if there is
+   * none, the new connection is closed at once. Each connection holds a
+   * 64 KiB read buffer.
    *
    * @default {200}
    */
@@ -650,7 +658,8 @@ class ReceiverImpl implements Receiver {
 
   /**
    * The connection to close for a new one at the cap: one stuck (silent,
-   * or inside one frame) for at least EVICT_AFTER_MS; one that never
+   * or inside one frame) for at least EVICT_AFTER_MS, or
+   * EVICT_SENDER_AFTER_MS if it delivered records; one that never
    * delivered a record first, then the one stuck longest. Null if none.
    */
   #stuckest(now: number): Connection | null {
@@ -659,7 +668,8 @@ class ReceiverImpl implements Receiver {
     for (const c of this.#conns) {
       if (c.closedFor !== null) continue;
       const since = c.frameStartedAt > 0 ? c.frameStartedAt : c.lastByteAt;
-      if (now - since < EVICT_AFTER_MS) continue;
+      const min = c.records === 0 ? EVICT_AFTER_MS : EVICT_SENDER_AFTER_MS;
+      if (now - since < min) continue;
       if (
         best === null ||
         (c.records === 0 && best.records > 0) ||
