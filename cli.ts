@@ -461,7 +461,12 @@ async function runSend(p: CommandArgs): Promise<number> {
   const options = {
     closeTimeout: SEND_CLOSE_TIMEOUT_MS,
     exitTimeout: 0,
-    onError: (error: unknown) => lastError = error,
+    onError: (error: unknown) => {
+      // The close-timeout drop report says what, not why: keep the cause.
+      if (!(error instanceof Error && error.name === "DroppedRecords")) {
+        lastError = error;
+      }
+    },
   };
   // The handler retries quietly; keep why its last attempt failed.
   class Reporting extends SocketHandler {

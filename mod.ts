@@ -74,10 +74,12 @@ export {
 
 export {
   type Filter,
+  type FlushOptions,
   type FrameBatch,
   Handler,
   type HandlerOptions,
   type HandlerStats,
+  TransmitError,
 } from "./handlers/handler.ts";
 export {
   SocketHandler,

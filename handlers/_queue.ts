@@ -173,6 +173,25 @@ export class FrameQueue {
     for (const n of lens) this.bytes += n;
   }
 
+  /**
+   * Puts frames lying end to end in `buf` back at the front, in order
+   * (frames a lost connection had not written).
+   */
+  unshift(buf: Uint8Array, lengths: number[]): void {
+    if (lengths.length === 0) return;
+    this.#compact();
+    const offs: number[] = [];
+    let off = 0;
+    for (const n of lengths) {
+      offs.push(off);
+      off += n;
+      this.bytes += n;
+    }
+    this.#bufs.unshift(...lengths.map(() => buf));
+    this.#offs.unshift(...offs);
+    this.#lens.unshift(...lengths);
+  }
+
   /** Forgets the buffers of the last batch (so that they can be freed). */
   release(): void {
     this.#takenBufs.length = 0;

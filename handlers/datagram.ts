@@ -9,6 +9,7 @@
 
 import dgram from "node:dgram";
 import {
+  checkAddress,
   type FrameBatch,
   Handler,
   type HandlerOptions,
@@ -23,6 +24,11 @@ export type DatagramHandlerOptions = HandlerOptions;
  * record whose frame is larger cannot be sent as one datagram.
  */
 export const MAX_DATAGRAM_BYTES = 65_507;
+/**
+ * After the socket could not be made (a failed lookup), records are
+ * dropped (counted, reported) for this long before the next attempt.
+ */
+const REOPEN_AFTER_MS = 1_000;
 
 /**
  * Sends each record as one UDP datagram to a Python receiver, as CPython's
@@ -52,6 +58,8 @@ export class DatagramHandler extends Handler {
   /** The UDP socket, once the first record was sent. */
   sock: dgram.Socket | null = null;
   #opening: Promise<boolean> | null = null;
+  /** No new socket before this time (ms), after one could not be made. */
+  #reopenAt = 0;
 
   /**
    * Makes the handler; the socket is made on the first record.
@@ -66,6 +74,7 @@ export class DatagramHandler extends Handler {
     options: DatagramHandlerOptions = {},
   ) {
     super(options);
+    checkAddress(host, port);
     this.host = host;
     this.port = port;
   }
@@ -79,13 +88,29 @@ export class DatagramHandler extends Handler {
   makeSocket(): Promise<dgram.Socket> {
     const type = this.host.includes(":") ? "udp6" : "udp4";
     const sock = dgram.createSocket(type);
+    sock.unref(); // an idle or unclosed handler must not keep the program alive
     return new Promise((resolve, reject) => {
-      sock.once("error", reject);
-      sock.connect(this.port, this.host, () => {
-        sock.off("error", reject);
-        sock.on("error", (error) => this.handleError(undefined, error));
-        resolve(sock);
-      });
+      const fail = (error: unknown) => {
+        try {
+          sock.close();
+        } catch {
+          // not open
+        }
+        reject(error);
+      };
+      sock.once("error", fail);
+      try {
+        // The callback gets the lookup's error, if any (a bad hostname):
+        // ignoring it sent on an unconnected socket in a tight loop.
+        sock.connect(this.port, this.host, (error?: unknown) => {
+          sock.off("error", fail);
+          if (error) return fail(error);
+          sock.on("error", (e) => this.handleError(undefined, e));
+          resolve(sock);
+        });
+      } catch (error) {
+        fail(error);
+      }
     });
   }
 
@@ -99,14 +124,25 @@ export class DatagramHandler extends Handler {
     super.checkFrame(length);
   }
 
-  /** Creates the UDP socket once; reports and returns false when that fails. */
+  /**
+   * Creates the UDP socket once. When that fails (a bad hostname), reports
+   * it, drops what is queued (counted) and drops new records for a second
+   * before the next attempt.
+   */
   protected override async ensureOpen(): Promise<boolean> {
     if (this.sock !== null) return true;
+    if (Date.now() < this.#reopenAt) return false;
     this.#opening ??= this.makeSocket().then((sock) => {
+      if (this.closed) {
+        sock.close();
+        return false;
+      }
       this.sock = sock;
       return true;
     }, (error) => {
+      this.#reopenAt = Date.now() + REOPEN_AFTER_MS;
       this.handleError(undefined, error);
+      this.dropQueued("send failed");
       return false;
     }).finally(() => {
       this.#opening = null;
@@ -114,39 +150,38 @@ export class DatagramHandler extends Handler {
     return await this.#opening;
   }
 
-  /** Sends each frame as one datagram. */
-  protected override transmit(batch: FrameBatch): Promise<void> {
+  /** Drops records while the socket cannot be made (after a failed lookup). */
+  protected override shouldDrop(): boolean {
+    return this.sock === null && Date.now() < this.#reopenAt;
+  }
+
+  /**
+   * Sends each frame as one datagram, one after another: `node:dgram`
+   * sends made together leave in no fixed order (150 sends in one turn
+   * arrived 140, 139, ..., 13, 0, ..., 12, 141, ...), so each send waits
+   * for the one before it.
+   */
+  protected override async transmit(batch: FrameBatch): Promise<void> {
     const sock = this.sock;
-    if (sock === null) return Promise.reject(new TransmitError(0, "no socket"));
+    if (sock === null) throw new TransmitError(0, "no socket");
     sock.ref(); // sends in flight keep the program alive; an idle socket does not
-    // Views of the batch, which stays as it is until every send called back.
-    const frames: Uint8Array[] = [];
-    for (
-      let i = 0, pos = 0;
-      i < batch.lengths.length;
-      pos += batch.lengths[i++]
-    ) {
-      frames.push(batch.data.subarray(pos, pos + batch.lengths[i]));
-    }
-    return new Promise((resolve, reject) => {
-      let pending = frames.length;
-      let sent = 0;
-      let failure: unknown = null;
-      const done = (error: Error | null) => {
-        if (error === null) sent++;
-        else failure ??= error;
-        if (--pending > 0) return;
-        sock.unref();
-        if (failure === null) resolve();
-        else reject(new TransmitError(sent, failure, true));
-      };
-      for (const frame of frames) {
-        sock.send(frame, (error) => {
-          if (error) this.handleError(undefined, error);
-          done(error ?? null);
-        });
+    try {
+      const lengths = batch.lengths;
+      for (let i = 0, pos = 0; i < lengths.length; pos += lengths[i++]) {
+        // A view of the batch, which stays as it is until this returns.
+        const frame = batch.data.subarray(pos, pos + lengths[i]);
+        try {
+          await new Promise<void>((resolve, reject) => {
+            sock.send(frame, (error) => error ? reject(error) : resolve());
+          });
+        } catch (error) {
+          this.handleError(undefined, error);
+          throw new TransmitError(i, error, true);
+        }
       }
-    });
+    } finally {
+      sock.unref();
+    }
   }
 
   /** Closes the UDP socket. */

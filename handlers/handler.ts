@@ -1,13 +1,15 @@
 // Copyright the pysocklog authors. MIT license.
 /**
  * What SocketHandler and DatagramHandler share: level and filters, the
- * bounded queue, the one send loop, statistics, error reports, flush and
- * close. Subclasses say how to open the transport and how to write a batch.
+ * bounded queue, the one send loop, drop notices, statistics, error
+ * reports, flush, close and exit. Subclasses say how to open the transport
+ * and how to write a batch.
  *
  * @module
  */
 
 import { formatError } from "../util/_error_text.ts";
+import { clip, Reporter } from "../util/_reporter.ts";
 import {
   findCaller,
   getLevelNo,
@@ -41,42 +43,67 @@ export interface HandlerOptions {
    */
   filters?: Filter[];
   /**
-   * Most records the queue holds. 10,000 records of a typical 500 bytes is
-   * 5 MB, and at 100,000 records/s ten seconds' worth of a 1,000 records/s
-   * service; past this, the `overflow` policy applies.
+   * Most records the queue holds; past this, the `overflow` policy applies.
+   * The bound that matters is `maxQueueBytes`: this one only caps the
+   * bookkeeping (about 24 bytes a record beside its frame).
    *
-   * @default {10_000}
+   * @default {1_000_000}
    */
   maxQueueRecords?: number;
   /**
-   * Most bytes of frames the queue holds, whatever their count. A record
-   * whose frame alone is larger is refused (reported and counted as failed).
+   * Most bytes of frames the queue holds. A record whose frame alone is
+   * larger is refused (reported and counted as failed). Sized for bursts:
+   * Deno polls sockets about once every 57 event-loop turns, so a caller
+   * that logs thousands of records a turn outruns the socket for a while;
+   * 64 MiB holds about 200,000 records of 330 bytes.
    *
-   * @default {8_388_608}
+   * @default {67_108_864}
    */
   maxQueueBytes?: number;
   /**
    * What a full queue does with a new record: `"drop-newest"` refuses it
    * (the records already waiting keep their order and go first);
    * `"drop-oldest"` makes room by discarding the oldest waiting records.
-   * Either way `stats.dropped` counts them.
+   * Either way `stats.dropped` counts them and a drop notice tells the
+   * receiver.
    *
    * @default {"drop-newest"}
    */
   overflow?: "drop-newest" | "drop-oldest";
   /**
-   * Most bytes written in one write: frames are joined up to this size.
+   * Most bytes written in one write: frames are joined up to this size
+   * (larger writes go partial on loopback and wait for the next I/O poll).
    *
    * @default {65_536}
    */
   maxBatchBytes?: number;
   /**
-   * How long `close()` waits for queued records to be written, in ms;
-   * what is still queued then is dropped and counted.
+   * How long `close()` waits for queued records to be written, in ms (the
+   * retry timer keeps reconnecting meanwhile); what is still queued then is
+   * dropped, counted and reported.
    *
    * @default {5_000}
    */
   closeTimeout?: number;
+  /**
+   * Milliseconds a program that has finished (or calls `Deno.exit`) keeps
+   * running while queued records make no progress: a receiver that is down
+   * or has stopped reading. Records still queued then are dropped, counted
+   * and reported. An idle handler never keeps a program alive.
+   *
+   * @default {2_000}
+   */
+  exitTimeout?: number;
+  /**
+   * Whether records dropped after being accepted (queue full, closing,
+   * `dropWhileDown`, a failed send) are announced to the receiver: before
+   * the next frame, one record named `pysocklog` at WARNING with `msg`
+   * `"<N> log records were dropped (<reason>)"` and extra keys `dropped`
+   * (N) and `reason`.
+   *
+   * @default {true}
+   */
+  dropNotices?: boolean;
   /**
    * Fill `pathname`, `lineno` and `funcName` of records that lack them from
    * the stack frame of the log call, as CPython's `findCaller` does. It
@@ -95,13 +122,33 @@ export interface HandlerOptions {
   onError?: (error: unknown, record?: LogRecordDict) => void;
 }
 
+/** Options of {@linkcode Handler.flush}. */
+export interface FlushOptions {
+  /**
+   * Most milliseconds to wait; `flush` then resolves `false`.
+   *
+   * @default {undefined}
+   */
+  timeout?: number;
+  /**
+   * Gives up when aborted; `flush` then resolves `false`.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
 /** What a handler has done so far. */
 export interface HandlerStats {
   /** Records given to `emit()` (after level and filters). */
   emitted: number;
-  /** Records written to the transport. */
+  /** Records written to the transport (drop notices not counted). */
   sent: number;
-  /** Records discarded: queue full, handler closed, or down with `dropWhileDown`. */
+  /**
+   * Records discarded: queue full, handler closing or closed, down with
+   * `dropWhileDown`, a failed datagram, or still queued at `closeTimeout`
+   * or at exit.
+   */
   dropped: number;
   /** Records that could not be encoded or framed. */
   failed: number;
@@ -109,26 +156,75 @@ export interface HandlerStats {
   queued: number;
   /** Bytes of the records waiting in the queue (or being written). */
   queuedBytes: number;
+  /** Drop notices written to the transport. */
+  notices: number;
   /** Connections made after a lost or failed one. */
   reconnects: number;
   /** Whether the transport is open now. */
   connected: boolean;
 }
 
-const DEFAULT_MAX_QUEUE_RECORDS = 10_000;
-const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_QUEUE_RECORDS = 1_000_000;
+const DEFAULT_MAX_QUEUE_BYTES = 128 * 1024 * 1024;
 const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+const DEFAULT_EXIT_TIMEOUT_MS = 2_000;
 const EMPTY_BYTES = new Uint8Array(0);
-/** After a report to stderr, further errors are only counted for this long. */
-const REPORT_INTERVAL_MS = 5_000;
+/** How often a finished program checks on the records it waits for, in ms. */
+const EXIT_POLL_MS = 50;
+/** Pause before writing a drop notice again after it failed, in ms. */
+const NOTICE_RETRY_MS = 100;
+/** The logger name of drop notices. */
+const NOTICE_NAME = "pysocklog";
+/** WARNING: the level of drop notices. */
+const NOTICE_LEVEL = 30;
 
-/** A write that failed after `sent` whole frames of its batch went out. */
+/**
+ * A write that failed after `sent` whole frames of its batch went out:
+ * what a {@linkcode Handler} subclass's `transmit` throws. The frames not
+ * written are written again on the next connection, or dropped (counted
+ * and announced) when `drop` is true.
+ *
+ * @example A transport that writes whole frames, one at a time
+ * ```ts
+ * import { type FrameBatch, TransmitError } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
+ *
+ * async function transmit(
+ *   batch: FrameBatch,
+ *   write: (frame: Uint8Array) => Promise<void>,
+ * ): Promise<void> {
+ *   let pos = 0;
+ *   for (let i = 0; i < batch.lengths.length; i++) {
+ *     try {
+ *       await write(batch.data.subarray(pos, pos + batch.lengths[i]));
+ *     } catch (error) {
+ *       throw new TransmitError(i, error);
+ *     }
+ *     pos += batch.lengths[i];
+ *   }
+ * }
+ *
+ * const batch = { data: new Uint8Array(6), lengths: [2, 4] };
+ * const error = await transmit(batch, (f) =>
+ *   f.length === 4 ? Promise.reject(new Error("lost")) : Promise.resolve()
+ * ).catch((e) => e);
+ * equal(error.sent, 1);
+ * equal(error.drop, false);
+ * ```
+ */
 export class TransmitError extends Error {
   /** Whole frames written before the failure. */
   readonly sent: number;
   /** Whether the frames not written should be dropped rather than retried. */
   readonly drop: boolean;
+  /**
+   * Makes the error.
+   *
+   * @param sent Whole frames written before the failure.
+   * @param cause What failed.
+   * @param drop Whether the frames not written are to be dropped.
+   */
   constructor(sent: number, cause: unknown, drop = false) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.name = "TransmitError";
@@ -139,7 +235,55 @@ export class TransmitError extends Error {
 
 interface FlushWaiter {
   target: number;
-  resolve: () => void;
+  /** Also wait until no drop notice is owed. */
+  notice: boolean;
+  resolve: (done: boolean) => void;
+}
+
+/**
+ * Throws a RangeError unless `value` is a number above 0 (or at least 0
+ * when `zero`), as std's `retry()` checks its options.
+ */
+export function checkPositive(name: string, value: number, zero = false) {
+  if (typeof value !== "number" || !(zero ? value >= 0 : value > 0)) {
+    throw new RangeError(
+      `${name} must be ${zero ? "at least 0" : "above 0"}: received ${
+        String(value)
+      }`,
+    );
+  }
+}
+
+/**
+ * Throws a RangeError unless `port` is a port a peer can listen on and
+ * `host` is not empty.
+ */
+export function checkAddress(host: string, port: number | null): void {
+  if (typeof host !== "string" || host === "") {
+    throw new RangeError(`host must be a non-empty string: received "${host}"`);
+  }
+  if (port === null) return;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new RangeError(
+      `port must be an integer from 1 to 65535: received ${String(port)}`,
+    );
+  }
+}
+
+/** An error that says records were dropped: reported without a stack. */
+function dropReport(text: string): Error {
+  const error = new Error(text);
+  error.name = "DroppedRecords";
+  error.stack = `${error.name}: ${text}`;
+  return error;
+}
+
+/** What kind of error this is, for rate-limiting reports per kind. */
+function errorKind(error: unknown): string {
+  if (!(error instanceof Error)) return "other";
+  if (error.message.startsWith("failed to lookup address")) return "lookup";
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? `${error.name}:${code}` : error.name;
 }
 
 /**
@@ -163,16 +307,32 @@ export abstract class Handler implements AsyncDisposable {
   readonly maxBatchBytes: number;
   /** How long `close()` waits for the queue, in ms. */
   readonly closeTimeout: number;
+  /** How long a finished program waits for records that make no progress, in ms. */
+  readonly exitTimeout: number;
+  /** Whether dropped records are announced to the receiver. */
+  readonly dropNotices: boolean;
   /** Whether records get caller information. */
   readonly caller: boolean;
 
   /** Frames waiting to be written. */
   readonly #queue: FrameQueue = new FrameQueue();
   #onError?: (error: unknown, record?: LogRecordDict) => void;
+  /**
+   * Whether `handle()` may write a frame from the record given: neither
+   * `emit`, `makePickle` nor `send` is overridden. Decided once, when the
+   * handler is made, instead of per record.
+   */
+  readonly #fast: boolean;
+  /** Whether frames are queued where the encoder writes them (`makePickle` and `send` not overridden). */
+  readonly #inPlace: boolean;
   #emitted = 0;
   #sent = 0;
   #dropped = 0;
   #failed = 0;
+  #notices = 0;
+  /** Records dropped since the last notice, and why. */
+  #owed = 0;
+  #owedReasons: string[] = [];
   /** Frames ever queued, and frames that left the queue for good (sent or dropped). */
   #enqueued = 0;
   #done = 0;
@@ -182,17 +342,26 @@ export abstract class Handler implements AsyncDisposable {
   #waiters: FlushWaiter[] = [];
   #wakeUp: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  /** Open the transport even with nothing queued (an eager connection). */
+  #openWanted = false;
   #closing = false;
   #closed = false;
+  /** The program is exiting: what is left was counted as dropped. */
+  #abandoned = false;
   #closePromise: Promise<void> | null = null;
-  #lastReport = -Infinity;
-  #suppressed = 0;
+  readonly #reporter = new Reporter();
   #reporting = false;
+  #exitDeadline: number | null = null;
+  #exitProgress = -1;
+  #exitTimer: ReturnType<typeof setTimeout> | undefined;
+  #onBeforeUnload = (event: Event) => this.#beforeUnload(event);
+  #onUnload = () => this.#abandon("exit");
 
   /**
    * Sets the options every handler shares.
    *
    * @param options Level, filters, queue bounds and error routing.
+   * @throws {RangeError} When a bound or timeout is not a positive number.
    */
   constructor(options: HandlerOptions = {}) {
     this.level = getLevelNo(options.level ?? 0);
@@ -202,8 +371,25 @@ export abstract class Handler implements AsyncDisposable {
     this.overflow = options.overflow ?? "drop-newest";
     this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.exitTimeout = options.exitTimeout ?? DEFAULT_EXIT_TIMEOUT_MS;
+    this.dropNotices = options.dropNotices ?? true;
     this.caller = options.caller ?? false;
     this.#onError = options.onError;
+    checkPositive("maxQueueRecords", this.maxQueueRecords);
+    checkPositive("maxQueueBytes", this.maxQueueBytes);
+    checkPositive("maxBatchBytes", this.maxBatchBytes);
+    checkPositive("closeTimeout", this.closeTimeout, true);
+    checkPositive("exitTimeout", this.exitTimeout, true);
+    if (this.overflow !== "drop-newest" && this.overflow !== "drop-oldest") {
+      throw new RangeError(
+        `overflow must be "drop-newest" or "drop-oldest": received "${this.overflow}"`,
+      );
+    }
+    this.#inPlace = this.makePickle === Handler.prototype.makePickle &&
+      this.send === Handler.prototype.send;
+    this.#fast = this.#inPlace && this.emit === Handler.prototype.emit;
+    globalThis.addEventListener?.("beforeunload", this.#onBeforeUnload);
+    globalThis.addEventListener?.("unload", this.#onUnload);
   }
 
   /**
@@ -247,16 +433,18 @@ export abstract class Handler implements AsyncDisposable {
   /**
    * Handles a record as CPython's `Handler.handle`: when its level is at
    * least the handler's and the filters pass, emits it. A partial record is
-   * completed by `makeLogRecord` first. Never throws.
+   * completed by `makeLogRecord` first. Never throws. After `close()`, the
+   * record is dropped (counted) and the result is `false`.
    *
    * @param record A record dict, or any part of one.
    * @returns Whether the record was emitted.
    */
   handle(record: LogRecordInit): boolean {
-    if (
-      this.filters.length === 0 && !this.caller && !this.#closing &&
-      this.emit === Handler.prototype.emit && this.#framesInPlace()
-    ) {
+    if (this.#closing) {
+      this.#dropped++;
+      return false;
+    }
+    if (this.#fast && this.filters.length === 0 && !this.caller) {
       // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
       try {
@@ -299,7 +487,7 @@ export abstract class Handler implements AsyncDisposable {
     }
     this.#emitted++;
     try {
-      if (this.#framesInPlace()) {
+      if (this.#inPlace) {
         writeFrame(record, this.#queueFrame);
         return;
       }
@@ -332,16 +520,7 @@ export abstract class Handler implements AsyncDisposable {
     this.#enqueue(frame, 0, frame.length);
   }
 
-  /**
-   * Whether frames can be queued where the encoder writes them: neither
-   * `makePickle` nor `send` is overridden (else they get each frame).
-   */
-  #framesInPlace(): boolean {
-    return this.makePickle === Handler.prototype.makePickle &&
-      this.send === Handler.prototype.send;
-  }
-
-  /** writeFrame's sink for handle(): counts the record emitted, then as #queueFrame. */
+  /** writeInitFrame's sink: counts the record emitted, then as #queueFrame. */
   readonly #countFrame = (
     buf: Uint8Array,
     offset: number,
@@ -363,9 +542,14 @@ export abstract class Handler implements AsyncDisposable {
 
   /** Queues `buf[offset, offset + length)`; returns false when it was dropped. */
   #enqueue(buf: Uint8Array, offset: number, length: number): boolean {
-    if (this.#closing || this.shouldDrop()) {
+    if (this.#closed) {
       this.#dropped++;
-      this.wake();
+      return false;
+    }
+    if (this.shouldDrop()) {
+      const reason = this.dropReason();
+      if (reason === null) this.#dropped++;
+      else this.dropped(1, reason);
       return false;
     }
     const q = this.#queue;
@@ -374,28 +558,125 @@ export abstract class Handler implements AsyncDisposable {
       q.bytes + this.#inFlightBytes + length > this.maxQueueBytes
     ) {
       if (this.overflow === "drop-newest") {
-        this.#dropped++;
+        this.dropped(1, "queue full");
         return false;
       }
+      let made = 0;
       while (
         q.length > 0 &&
         (q.length + this.#inFlight >= this.maxQueueRecords ||
           q.bytes + this.#inFlightBytes + length > this.maxQueueBytes)
       ) {
         q.shift();
-        this.#dropped++;
-        this.#done++;
+        made++;
       }
+      this.#done += made;
       if (q.length + this.#inFlight >= this.maxQueueRecords) {
-        this.#dropped++; // only the batch in flight is left: nothing to make room with
+        // only the batch in flight is left: nothing to make room with
+        this.dropped(made + 1, "queue full");
         return false;
       }
+      this.dropped(made, "queue full");
     }
     q.push(buf, offset, length);
     this.#enqueued++;
     if (this.#loop === null) this.#loop = this.#run();
     else this.wake();
+    if (this.pollHook !== null) this.pollHook();
     return true;
+  }
+
+  /**
+   * Counts `n` records dropped after they were accepted, and owes the
+   * receiver a notice of them (when `dropNotices` is on).
+   *
+   * @param n How many.
+   * @param reason Why, in a few words ("queue full").
+   */
+  protected dropped(n: number, reason: string): void {
+    if (n <= 0) return;
+    this.#dropped += n;
+    if (!this.dropNotices || this.#closed) return;
+    this.#owed += n;
+    if (!this.#owedReasons.includes(reason)) this.#owedReasons.push(reason);
+    if (this.#loop === null) this.#loop = this.#run();
+    else this.wake();
+  }
+
+  /**
+   * Called with each record queued while set: lets a transport that waits
+   * for room (the I/O worker's ring) see it between the caller's turns.
+   */
+  protected pollHook: (() => void) | null = null;
+
+  /**
+   * `n` records counted as sent were lost by the transport before they left
+   * (the I/O worker's ring when its connection is lost): counted as
+   * dropped instead, and announced.
+   *
+   * @param n How many.
+   * @param reason Why, in a few words.
+   */
+  protected unsent(n: number, reason: string): void {
+    if (n <= 0) return;
+    this.#sent -= n;
+    if (this.#closed) this.#dropped += n;
+    else this.dropped(n, reason);
+  }
+
+  /**
+   * Frames the transport took but could not write (a lost connection of
+   * the I/O worker), to be written again first; null when none.
+   */
+  protected recoverTransport(): { data: Uint8Array; lengths: number[] } | null {
+    return null;
+  }
+
+  /** Puts what the transport could not write back at the front of the queue. */
+  #recover(): void {
+    const r = this.recoverTransport();
+    if (r === null || r.lengths.length === 0) return;
+    const n = r.lengths.length;
+    this.#queue.unshift(r.data, r.lengths);
+    this.#sent -= n;
+    this.#done -= n;
+  }
+
+  /** Whether the transport still holds bytes it has to write (flush and close wait for them). */
+  protected transportPending(): boolean {
+    return false;
+  }
+
+  /** A number that grows while the transport writes (exit waits while it grows). */
+  protected transportProgress(): number {
+    return 0;
+  }
+
+  /** The transport made progress: flush waiters and the send loop look again. */
+  protected progressed(): void {
+    this.#settle(false);
+    this.wake();
+  }
+
+  /** Runs the send loop (again, if it ended): the transport has frames to give back. */
+  protected kick(): void {
+    if (this.#closed) return;
+    if (this.#loop === null) this.#loop = this.#run();
+    else this.wake();
+  }
+
+  /**
+   * Drops every queued record (not the batch being written): counted, and
+   * announced by a drop notice unless `reason` is null.
+   *
+   * @param reason Why, in a few words; null when no notice can reach the receiver.
+   */
+  protected dropQueued(reason: string | null): void {
+    const n = this.#queue.clear();
+    this.#done += n;
+    if (reason === null) this.#dropped += n;
+    else this.dropped(n, reason);
+    this.#settle(false);
   }
 
   /**
@@ -421,10 +702,21 @@ export abstract class Handler implements AsyncDisposable {
   }
 
   /**
+   * Why `shouldDrop()` drops records, in a few words (for the drop notice),
+   * or null when no notice can ever reach the receiver.
+   */
+  protected dropReason(): string | null {
+    return "receiver down";
+  }
+
+  /**
    * Reports an error, as CPython's `Handler.handleError`: to `onError` when
-   * given, else to stderr as a `--- Logging error ---` block, once per burst
-   * (further errors within 5 s are counted and summed up in the next report).
-   * Never logs through the handler itself.
+   * given, else to stderr as a `--- Logging error ---` block. The first
+   * error of each kind (permission, lookup, refused, encoding, ...) is
+   * written at once; more of the same kind within 5 s are counted and
+   * summed up in the next report of that kind. A report shows at most
+   * `MAX_QUOTED_CHARS` (300) characters of the record's message. Never logs through the handler
+   * itself.
    *
    * @param record The record being handled, if any.
    * @param error The error.
@@ -433,6 +725,7 @@ export abstract class Handler implements AsyncDisposable {
     if (this.#reporting) return;
     this.#reporting = true;
     try {
+      const kind = errorKind(error);
       if (this.#onError !== undefined) {
         try {
           this.#onError(error, record);
@@ -441,32 +734,22 @@ export abstract class Handler implements AsyncDisposable {
         }
         return;
       }
-      const now = Date.now();
-      if (now - this.#lastReport < REPORT_INTERVAL_MS) {
-        this.#suppressed++;
-        return;
-      }
-      this.#lastReport = now;
-      let text = "--- Logging error ---\n";
-      if (this.#suppressed > 0) {
-        text +=
-          `(${this.#suppressed} more logging errors were suppressed before this one)\n`;
-        this.#suppressed = 0;
-      }
-      text += (error instanceof Error ? formatError(error) : String(error)) +
-        "\n";
-      if (record !== undefined) {
-        let msg: string;
-        try {
-          msg = getMessage(record);
-        } catch {
-          msg = String(record.msg);
+      this.#reporter.report(kind, () => {
+        let text = "--- Logging error ---\n" +
+          (error instanceof Error ? formatError(error) : String(error));
+        if (record !== undefined) {
+          let msg: string;
+          try {
+            msg = getMessage(record);
+          } catch {
+            msg = String(record.msg);
+          }
+          text += `\nLogged from ${this.constructor.name}: name=${
+            clip(String(record.name))
+          }, msg=${JSON.stringify(clip(msg))}`;
         }
-        text += `Logged from ${this.constructor.name}: name=${
-          String(record.name)
-        }, msg=${JSON.stringify(msg)}\n`;
-      }
-      console.error(text.trimEnd());
+        return text;
+      });
     } catch {
       // Reporting must never throw into the caller.
     } finally {
@@ -475,23 +758,93 @@ export abstract class Handler implements AsyncDisposable {
   }
 
   /**
-   * Resolves when every record queued before the call was written (or
-   * dropped, or the handler closed).
+   * Waits until every record queued before the call was written (or
+   * dropped and counted).
+   *
+   * Without options it waits as long as that takes, and resolves (to
+   * `undefined`) also when the handler closes: while the receiver is down,
+   * that may be never. With a `timeout` or a `signal` it resolves `true`
+   * when every record queued before the call left the queue, and `false`
+   * when it gave up first (or the handler closed with records left).
+   *
+   * @example Bounded by a timeout
+   * ```ts
+   * import { SocketHandler } from "@pysocklog/pysocklog";
+   * import { equal } from "node:assert/strict";
+   *
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const { port } = listener.addr as Deno.NetAddr;
+   * listener.close(); // nobody listens
+   * const h = new SocketHandler("127.0.0.1", port, {
+   *   closeTimeout: 0,
+   *   onError: () => {}, // the drop at close would be reported
+   * });
+   * h.handle({ msg: "lost" });
+   * equal(await h.flush({ timeout: 50 }), false);
+   * await h.close();
+   * equal(h.stats.dropped, 1);
+   * ```
    *
    * @returns A promise that never rejects.
    */
-  flush(): Promise<void> {
+  flush(): Promise<void>;
+  /**
+   * Waits until every record queued before the call left the queue, at
+   * most `timeout` ms and until `signal` aborts.
+   *
+   * @param options A timeout in ms, and an abort signal.
+   * @returns `true` when they all left the queue, `false` when it gave up.
+   */
+  flush(options: FlushOptions): Promise<boolean>;
+  flush(options?: FlushOptions): Promise<boolean | void> {
+    const done = this.#wait(false, options?.timeout, options?.signal);
+    return options === undefined ? done.then(() => {}) : done;
+  }
+
+  /** Waits until the frames queued so far (and, with `notice`, any notice owed) are written. */
+  #wait(
+    notice: boolean,
+    timeout?: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const target = this.#enqueued;
-    if (this.#done >= target || this.#closed) return Promise.resolve();
+    if (this.#reached(target, notice)) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      this.#waiters.push({ target, resolve });
-      this.wake();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: FlushWaiter = {
+        target,
+        notice,
+        resolve: (done) => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", giveUp);
+          resolve(done);
+        },
+      };
+      const giveUp = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        waiter.resolve(false);
+      };
+      if (timeout !== undefined) timer = setTimeout(giveUp, timeout);
+      signal?.addEventListener("abort", giveUp, { once: true });
+      this.#waiters.push(waiter);
+      if (this.#loop === null) this.#loop = this.#run();
+      else this.wake();
     });
   }
 
+  #reached(target: number, notice: boolean): boolean {
+    return this.#done >= target && (!notice || this.#owed === 0) &&
+      !this.transportPending();
+  }
+
   /**
-   * Flushes (waiting at most `closeTimeout` ms), then closes the transport.
-   * Records still queued after that are dropped and counted. Idempotent.
+   * Flushes (waiting at most `closeTimeout` ms, while the retry timer keeps
+   * reconnecting), writes any drop notice owed, then closes the transport.
+   * Records still queued after that are dropped, counted and reported.
+   * Idempotent.
    *
    * @returns A promise that never rejects.
    */
@@ -508,24 +861,86 @@ export abstract class Handler implements AsyncDisposable {
   async #close(): Promise<void> {
     this.#closing = true;
     this.wake();
-    if (this.#done < this.#enqueued) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.flush(),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.closeTimeout);
-        }),
-      ]);
-      clearTimeout(timer);
+    if (!this.#reached(this.#enqueued, true) && !this.#abandoned) {
+      await this.#wait(true, this.closeTimeout);
     }
     this.#closed = true;
-    const left = this.#queue.clear();
-    this.#dropped += left;
-    this.#done += left;
+    globalThis.removeEventListener?.("beforeunload", this.#onBeforeUnload);
+    globalThis.removeEventListener?.("unload", this.#onUnload);
+    clearTimeout(this.#exitTimer);
+    const before = this.#dropped;
+    const queued = this.#queue.clear();
+    this.#dropped += queued;
+    this.#done += queued;
     this.closeTransport();
     this.wake();
-    await this.#loop;
+    if (this.#loop !== null) await this.#loop; // counts the batch in flight
+    const left = this.#dropped - before;
+    if (left > 0 && !this.#abandoned) {
+      this.handleError(
+        undefined,
+        dropReport(
+          `${left} log records were dropped (close timeout: ${this.closeTimeout} ms)`,
+        ),
+      );
+    }
     this.#settle(true);
+  }
+
+  /**
+   * The program is exiting: counts what is left as dropped, reports it,
+   * and stops.
+   */
+  #abandon(reason: string): void {
+    if (this.#closed || this.#abandoned) return;
+    const left = this.#queue.clear() + this.#inFlight;
+    this.#inFlight = 0;
+    this.#inFlightBytes = 0;
+    this.#abandoned = true;
+    this.#closing = true;
+    this.#closed = true;
+    this.#dropped += left;
+    this.#done += left;
+    globalThis.removeEventListener?.("beforeunload", this.#onBeforeUnload);
+    globalThis.removeEventListener?.("unload", this.#onUnload);
+    clearTimeout(this.#exitTimer);
+    if (left > 0) {
+      this.handleError(
+        undefined,
+        dropReport(`${left} log records were dropped (${reason})`),
+      );
+    }
+    try {
+      this.closeTransport();
+    } catch {
+      // exiting anyway
+    }
+    this.#settle(true);
+  }
+
+  /**
+   * The program has nothing left to do. While records are queued and make
+   * progress, keep it alive; once they have made none for `exitTimeout`
+   * ms, count them as dropped and let it end.
+   */
+  #beforeUnload(event: Event): void {
+    if (this.#closed) return;
+    const pending = this.#queue.length + this.#inFlight;
+    if (pending === 0 && !this.transportPending()) return;
+    const now = Date.now();
+    const progress = this.#done + this.transportProgress();
+    if (progress !== this.#exitProgress) {
+      this.#exitProgress = progress;
+      this.#exitDeadline = now + this.exitTimeout;
+    }
+    if (now >= this.#exitDeadline!) {
+      this.#abandon(`exit: no progress for ${this.exitTimeout} ms`);
+      return;
+    }
+    event.preventDefault();
+    clearTimeout(this.#exitTimer);
+    const wait = Math.max(1, Math.min(EXIT_POLL_MS, this.#exitDeadline! - now));
+    this.#exitTimer = setTimeout(() => this.wake(), wait); // a ref'd timer
   }
 
   /** What the handler has done so far. */
@@ -537,6 +952,7 @@ export abstract class Handler implements AsyncDisposable {
       failed: this.#failed,
       queued: this.#queue.length + this.#inFlight,
       queuedBytes: this.#queue.bytes + this.#inFlightBytes,
+      notices: this.#notices,
       reconnects: this.reconnectCount(),
       connected: this.isConnected(),
     };
@@ -562,6 +978,15 @@ export abstract class Handler implements AsyncDisposable {
   }
 
   /**
+   * Starts opening the transport now, before any record: the first burst
+   * then finds it open instead of waiting for the connection.
+   */
+  protected openEagerly(): void {
+    this.#openWanted = true;
+    if (this.#loop === null) this.#loop = this.#run();
+  }
+
+  /**
    * Opens the transport if it is not open and may be opened now.
    * Returns whether it is open.
    */
@@ -578,10 +1003,20 @@ export abstract class Handler implements AsyncDisposable {
   /** Whether the transport is open. */
   protected abstract isConnected(): boolean;
 
+  /** Whether the loop has something to write: frames, or a notice owed. */
+  #hasWork(): boolean {
+    return this.#queue.length > 0 || this.#owed > 0;
+  }
+
   async #run(): Promise<void> {
     const batch = newBatch();
+    const one = newBatch();
+    // Never open the transport inside the caller's handle(): making the I/O
+    // worker takes 60-140 ms of this thread.
+    await Promise.resolve();
     while (!this.#closed) {
-      if (this.#queue.length === 0) {
+      this.#recover();
+      if (!this.#hasWork() && !this.#openWanted) {
         this.#settle(false);
         if (this.#closing) break;
         await this.#idle();
@@ -594,8 +1029,15 @@ export abstract class Handler implements AsyncDisposable {
         this.handleError(undefined, error);
       }
       if (this.#closed) break;
-      if (!open) {
+      this.#openWanted = false; // one eager attempt; records bring the next
+      if (!open || !this.#hasWork()) {
+        this.#settle(false);
+        if (open && this.#closing) break;
         await this.#idle();
+        continue;
+      }
+      if (this.#owed > 0) {
+        await this.#writeNotice(one);
         continue;
       }
       const size = this.#queue.take(this.maxBatchBytes, batch);
@@ -604,30 +1046,87 @@ export abstract class Handler implements AsyncDisposable {
       this.#inFlightBytes = size;
       let sent = count;
       let drop = false;
+      let failure: unknown = null;
       try {
         await this.transmit(batch);
       } catch (error) {
         sent = error instanceof TransmitError ? error.sent : 0;
         drop = error instanceof TransmitError && error.drop;
+        failure = error;
       }
+      if (this.#abandoned) break; // counted already
       this.#inFlight = 0;
       this.#inFlightBytes = 0;
       this.#sent += sent;
       this.#done += sent;
       if (sent < count) {
-        if (drop || this.#closed) {
+        if (this.#closed) {
           this.#dropped += count - sent;
           this.#done += count - sent;
+        } else if (drop) {
+          this.#done += count - sent;
+          this.dropped(count - sent, "send failed");
         } else {
           this.#queue.putBack(batch, sent);
+          this.#recover(); // older than the batch: in front of it
+        }
+        if (sent === 0 && failure !== null) {
+          // No progress: let timers and I/O run before the next attempt,
+          // so that no failing transport can spin the event loop.
+          await new Promise((r) => setTimeout(r, 0));
         }
       }
       this.#queue.release();
       batch.data = EMPTY_BYTES;
       this.#settle(false);
     }
-    this.#settle(true);
+    // Waiters still waiting for the transport (the I/O worker) stay, unless closed.
+    this.#settle(this.#closed);
     this.#loop = null;
+  }
+
+  /** Writes the drop notice owed, as one frame before the next. */
+  async #writeNotice(batch: FrameBatch): Promise<void> {
+    const n = this.#owed;
+    const reason = this.#owedReasons.join(", ");
+    this.#owed = 0;
+    this.#owedReasons = [];
+    let frame: Uint8Array;
+    try {
+      frame = this.makePickle({
+        name: NOTICE_NAME,
+        levelno: NOTICE_LEVEL,
+        levelname: "WARNING",
+        msg: `${n} log records were dropped (${reason})`,
+        dropped: n,
+        reason,
+      });
+    } catch (error) {
+      this.handleError(undefined, error);
+      return;
+    }
+    batch.data = frame;
+    batch.lengths.length = 0;
+    batch.lengths.push(frame.length);
+    let sent = 1;
+    try {
+      await this.transmit(batch);
+    } catch (error) {
+      sent = error instanceof TransmitError ? error.sent : 0;
+    }
+    if (sent === 1) {
+      this.#notices++;
+    } else if (!this.#closed) {
+      // Not written: merge it into the next one.
+      this.#owed += n;
+      for (const r of reason.split(", ")) {
+        if (!this.#owedReasons.includes(r)) this.#owedReasons.push(r);
+      }
+      // A datagram to a closed port fails every other send: no tight retry.
+      await new Promise((r) => setTimeout(r, NOTICE_RETRY_MS));
+    }
+    batch.data = EMPTY_BYTES;
+    this.#settle(false);
   }
 
   /** Waits until `wake()` is called. */
@@ -639,10 +1138,10 @@ export abstract class Handler implements AsyncDisposable {
 
   #settle(all: boolean): void {
     if (this.#waiters.length === 0) return;
-    const done = this.#done;
     const keep: FlushWaiter[] = [];
     for (const w of this.#waiters) {
-      if (all || w.target <= done) w.resolve();
+      if (this.#reached(w.target, w.notice)) w.resolve(true);
+      else if (all) w.resolve(false);
       else keep.push(w);
     }
     this.#waiters = keep;

@@ -79,6 +79,11 @@ export class PyReceiver {
     }
   }
 
+  /** Sends it a signal (SIGSTOP stalls it: it stops reading; SIGCONT resumes it). */
+  signal(sig: Deno.Signal): void {
+    this.#child.kill(sig);
+  }
+
   /** Stops it: SIGKILL when `hard`, else SIGTERM. */
   async stop(hard = false): Promise<void> {
     try {

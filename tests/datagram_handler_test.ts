@@ -93,3 +93,100 @@ Deno.test("UDP: no receiver listening: emit never throws, close() returns", asyn
   await h.close();
   equal(h.stats.emitted, 100);
 });
+
+Deno.test("UDP: 150 records logged right after construction arrive in emission order", async () => {
+  const rx = await PyReceiver.start("udp");
+  const h = new DatagramHandler("127.0.0.1", rx.port);
+  try {
+    for (let i = 0; i < 150; i++) h.handle({ msg: "n=%d", args: [i], seq: i });
+    await h.flush();
+    await rx.waitFor(150, 5000);
+    deepEqual(
+      rx.records.map((r) => r.seq),
+      Array.from({ length: 150 }, (_, i) => i),
+    );
+  } finally {
+    await h.close();
+    await rx.stop();
+  }
+});
+
+/** Runs a script as a child with a hard kill after `killMs`: a hang fails the test instead of freezing it. */
+async function runChild(
+  source: string,
+  args: string[] = [],
+  killMs = 15_000,
+): Promise<
+  { code: number; out: string; err: string; ms: number; killed: boolean }
+> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, source);
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", file, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, killMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  await Deno.remove(file);
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    out: dec.decode(out.stdout),
+    err: dec.decode(out.stderr),
+    ms: performance.now() - t0,
+    killed,
+  };
+}
+
+const MOD = new URL("../mod.ts", import.meta.url).href;
+
+Deno.test("UDP: a bad hostname is reported, never blocks timers, and the program exits by itself", async () => {
+  const r = await runChild(`import { DatagramHandler } from "${MOD}";
+let ticks = 0;
+const timer = setInterval(() => ticks++, 10);
+const errors = [];
+const h = new DatagramHandler("no.such.host.invalid", 9021, {
+  onError: (e) => errors.push(String(e)),
+});
+h.handle({ msg: "one" });
+await new Promise((r) => setTimeout(r, 500));
+h.handle({ msg: "two" });
+clearInterval(timer);
+console.log(JSON.stringify({ ticks, errors, stats: h.stats }));
+`);
+  equal(r.killed, false, "the program hung");
+  equal(r.code, 0, r.err);
+  const { ticks, errors, stats } = JSON.parse(r.out);
+  ok(ticks >= 20, `the interval fired ${ticks} times in 500 ms`);
+  ok(errors.length >= 1, "onError was called");
+  match(errors[0], /no\.such\.host\.invalid|lookup|ENOTFOUND/);
+  equal(stats.dropped, 2, "both records counted as dropped");
+  ok(r.ms < 10_000, `took ${r.ms} ms`);
+});
+
+Deno.test("UDP: a script that logs and never closes its DatagramHandler exits", async () => {
+  const rx = await PyReceiver.start("udp");
+  try {
+    const r = await runChild(
+      `import { DatagramHandler } from "${MOD}";
+const h = new DatagramHandler("127.0.0.1", Number(Deno.args[0]));
+for (let i = 0; i < 10; i++) h.handle({ msg: "n=" + i });
+`,
+      [String(rx.port)],
+    );
+    equal(r.killed, false, "the program did not exit");
+    equal(r.code, 0, r.err);
+    ok(r.ms < 10_000, `took ${r.ms} ms`);
+    await rx.waitFor(10, 3000);
+    equal(rx.records.length, 10, "records sent before exit");
+  } finally {
+    await rx.stop();
+  }
+});

@@ -99,3 +99,25 @@ Deno.test("shift drops the oldest; clear empties; compaction keeps order over ma
   equal(q.shift(), -1);
   equal(q.bytes, 0);
 });
+
+Deno.test("unshift puts frames lying end to end back at the front, in order, before a batch put back", () => {
+  const q = new FrameQueue();
+  const slab = new Uint8Array(16);
+  let at = 0;
+  for (let id = 5; id <= 7; id++) {
+    const start = at;
+    at = fill(slab, at, id, 2);
+    q.push(slab, start, 2);
+  }
+  const batch = newBatch();
+  q.take(2, batch); // frame 5
+  q.putBack(batch, 0);
+  q.release();
+  // Frames 3 and 4, older than all of these (a lost connection's ring).
+  q.unshift(new Uint8Array([3, 3, 3, 4]), [3, 1]);
+  equal(q.length, 5);
+  equal(q.bytes, 10);
+  const all = newBatch();
+  equal(q.take(100, all), 10);
+  deepEqual(frames(all), [[3, 3, 3], [4], [5, 5], [6, 6], [7, 7]]);
+});

@@ -137,7 +137,7 @@ Deno.test("receiver killed and restarted mid-stream: no duplicates, no corrupted
   }
 });
 
-Deno.test("a receiver that stops reading: emit stays quick, the queue stays at its bound, drops are counted", async () => {
+Deno.test("a receiver that stops reading: emit returns, the queue stays at its bound, drops are counted", async () => {
   const sink = new FrameCounter(
     Deno.listen({ hostname: "127.0.0.1", port: 0 }),
     false,
@@ -148,12 +148,9 @@ Deno.test("a receiver that stops reading: emit stays quick, the queue stays at i
     closeTimeout: 200,
   });
   try {
-    let slowest = 0;
     const n = 50_000;
     for (let i = 0; i < n; i++) {
-      const t0 = performance.now();
-      h.handle(record(i));
-      slowest = Math.max(slowest, performance.now() - t0);
+      h.handle(record(i)); // synchronous: returns whatever the socket does
       if (i % 5000 === 0) await sleep(1); // let the loop run and fill the socket
     }
     const s = h.stats;
@@ -161,7 +158,8 @@ Deno.test("a receiver that stops reading: emit stays quick, the queue stays at i
     ok(s.dropped > 0);
     equal(s.emitted, n);
     equal(s.sent + s.dropped + s.queued, n);
-    ok(slowest < 100, `an emit took ${slowest} ms`); // a sanity bound, not a timing test
+    // How long a log call takes meanwhile is measured by bench:socket
+    // (its stalled-receiver rows), never asserted in a test.
   } finally {
     await h.close();
     sink.close();
@@ -253,7 +251,9 @@ Deno.test("closeOnError: silent by default; reported when false", async () => {
   });
   a.handle({ msg: "x" });
   b.handle({ msg: "x" });
-  await sleep(200);
+  // The first attempt (the I/O worker starts first) may take a while here.
+  for (let i = 0; i < 100 && loud.length === 0; i++) await sleep(50);
+  await sleep(100);
   equal(quiet.length, 0);
   ok(loud.length >= 1);
   ok(loud[0] instanceof Deno.errors.ConnectionRefused);
@@ -280,14 +280,20 @@ Deno.test("TLS: the certificate is verified; a custom CA is accepted", async (t)
   const dir = await Deno.makeTempDir();
   try {
     // A CA and a leaf certificate for localhost signed by it.
-    const openssl = (...args: string[]) =>
-      new Deno.Command("openssl", {
-        args,
-        cwd: dir,
-        stdout: "null",
-        stderr: "null",
-      })
-        .output().then((o) => o.success, () => false);
+    // Without openssl on PATH, spawning throws at once: the test skips.
+    const openssl = async (...args: string[]) => {
+      try {
+        const o = await new Deno.Command("openssl", {
+          args,
+          cwd: dir,
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        return o.success;
+      } catch {
+        return false;
+      }
+    };
     await Deno.writeTextFile(
       `${dir}/leaf.ext`,
       "subjectAltName=DNS:localhost\n",
