@@ -12,6 +12,7 @@ import {
   PickleObject,
   PickleSet,
 } from "../mod.ts";
+import { stringHash } from "../pickle/_text.ts";
 import { hex, prng, pyScript, runPython } from "./_helpers.ts";
 
 const unhex = (h: string) =>
@@ -133,6 +134,97 @@ Deno.test("our makePickle frames read back", () => {
   equal(r.big, 2n ** 90n);
   ok((r.exc_text as string).startsWith("Error: boom\n"));
   equal(r.args, null);
+});
+
+/** A pickle of one str: BINUNICODE (protocol 2) or SHORT_BINUNICODE (4). */
+function strPickle(s: string, short: boolean): Uint8Array {
+  const b = new TextEncoder().encode(s);
+  const head = short
+    ? [0x80, 4, 0x8c, b.length]
+    : [0x80, 2, 0x58, b.length, 0, 0, 0];
+  return new Uint8Array([...head, ...b, 0x2e]);
+}
+
+/** Decodes each string `times` times, in a seeded random order. */
+function decodeEach(strings: string[], times: number, seed: number): void {
+  const rand = prng(seed);
+  const order = strings.flatMap((s) => Array(times).fill(s) as string[]);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  for (const [i, s] of order.entries()) {
+    equal(loads(strPickle(s, (i & 1) === 1)), s);
+  }
+}
+
+Deno.test("strings that differ only in digits read right, again and again (the string cache)", async () => {
+  const strings: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    for (const kind of ["api", "db", "worker"]) strings.push(`svc${i}.${kind}`);
+    strings.push(`/srv/app/mod${i}.py`, `mod${i}.py`, `fn${i}`, `u${i}`);
+    strings.push(`${i}abc`, `abc${i}`, `${"0".repeat(30)}${i % 10}${i % 7}`);
+  }
+  strings.push("s", "sv", "svc", "svc1", "svc1.", "svc1.d", "svc1.db");
+  decodeEach([...new Set(strings)], 4, 11);
+  // CPython's own record frames, their names and paths varied by digits.
+  const out = await runPython([
+    "-c",
+    `
+import logging, logging.handlers, sys
+h = logging.handlers.SocketHandler("localhost", 0)
+for i in range(600):
+    s = i * 7 % 120
+    r = logging.LogRecord("svc%d.db" % (s % 40), 20, "/srv/app/mod%d.py" % (s % 25),
+                          10 + s, "m", None, None, func="fn%d" % s)
+    sys.stdout.write(h.makePickle(r).hex() + "\\n")
+`,
+  ]);
+  for (const [i, line] of out.trim().split("\n").entries()) {
+    const r = loads(unhex(line).subarray(4)) as Record<string, unknown>;
+    const s = i * 7 % 120;
+    equal(r.name, `svc${s % 40}.db`);
+    equal(r.pathname, `/srv/app/mod${s % 25}.py`);
+    equal(r.filename, `mod${s % 25}.py`);
+    equal(r.module, `mod${s % 25}`);
+    equal(r.funcName, `fn${s}`);
+    equal(r.lineno, 10 + s);
+  }
+});
+
+Deno.test("strings of one hash, or of one cache set, read as themselves", () => {
+  // Two different strings of one length whose hashes are equal: only a
+  // comparison of their bytes tells them apart.
+  const rand = prng(5);
+  const seen = new Map<number, string>();
+  const buf = new Uint8Array(12);
+  let pair: [string, string] | undefined;
+  for (let tries = 0; pair === undefined && tries < 2_000_000; tries++) {
+    for (let i = 0; i < buf.length; i++) buf[i] = 0x61 + rand() * 26;
+    const h = stringHash(buf, 0, buf.length);
+    const s = String.fromCharCode(...buf);
+    const other = seen.get(h);
+    if (other !== undefined && other !== s) pair = [other, s];
+    seen.set(h, s);
+  }
+  ok(pair !== undefined);
+  const [a, b] = pair.map((s) => new TextEncoder().encode(s));
+  equal(stringHash(a, 0, a.length), stringHash(b, 0, b.length));
+  decodeEach(pair, 6, 1);
+  // Many strings of the cache's longest length in one set (the set is the
+  // hash's top 11 bits): each replaces another and reads as itself.
+  const bySet = new Map<number, string[]>();
+  const long = new Uint8Array(32);
+  for (let i = 0; i < 20_000; i++) {
+    for (let j = 0; j < long.length; j++) long[j] = 0x30 + rand() * 10;
+    const set = stringHash(long, 0, long.length) >>> 21;
+    const list = bySet.get(set) ?? [];
+    list.push(String.fromCharCode(...long));
+    bySet.set(set, list);
+  }
+  const crowd = [...bySet.values()].sort((x, y) => y.length - x.length)[0];
+  ok(crowd.length >= 6, `${crowd.length} strings in one set`);
+  decodeEach(crowd, 5, 2);
 });
 
 Deno.test("globals are inert, or refused with globals: 'reject'", async () => {
