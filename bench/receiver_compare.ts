@@ -15,7 +15,7 @@
 // (stats.dropped + stats.kernelDrops) and as the kernel counts it
 // (/proc/net/udp drops). Median of 3 runs.
 //
-// usage: receiver_compare.ts [--tcp] [--udp] [--runs N]
+// usage: receiver_compare.ts [--tcp] [--udp] [--runs N] [--senders 1,4]
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     tcp: { type: "boolean" },
     udp: { type: "boolean" },
     runs: { type: "string" },
+    senders: { type: "string" },
   },
 });
 const both = !values.tcp && !values.udp;
@@ -158,7 +159,7 @@ if (both || values.tcp) {
     "| senders | system | records/s | × cookbook | CPU µs/record | × cookbook (CPU) |",
   );
   out("|---:|---|---:|---:|---:|---:|");
-  for (const senders of [1, 4]) {
+  for (const senders of (values.senders ?? "1,4").split(",").map(Number)) {
     const total = senders * RECORDS_PER_SENDER;
     const rates: number[][] = systems.map(() => []);
     const cpus: number[][] = systems.map(() => []);

@@ -15,7 +15,9 @@ import { PickleGlobal, PickleObject } from "./_inert.ts";
  */
 export function checkDepth(value: unknown, maxDepth: number): void {
   if (value === null || typeof value !== "object") return;
-  // Fast path: a dict or list of scalars (a typical record).
+  // Fast path: a dict or list of scalars, or of scalars and containers of
+  // scalars (a typical record; one with a list in `args` or in an extra).
+  if (maxDepth >= 2 && isShallow(value)) return;
   if (!hasObjectChild(value)) return;
   const seen = new Set<object>([value]);
   const stack: [object, number][] = [[value, 1]];
@@ -31,6 +33,28 @@ export function checkDepth(value: unknown, maxDepth: number): void {
     const [obj, depth] = stack.pop()!;
     forEachChild(obj, (v) => visit(v, depth + 1));
   }
+}
+
+/** Whether no child of a dict or list has an object child itself. */
+function isShallow(obj: object): boolean {
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) {
+      const v = obj[i];
+      if (v !== null && typeof v === "object" && hasObjectChild(v)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(obj) !== Object.prototype) return false;
+  const rec = obj as Record<string, unknown>;
+  for (const k in rec) {
+    const v = rec[k];
+    if (v !== null && typeof v === "object" && hasObjectChild(v)) {
+      return false;
+    }
+  }
+  return !Object.hasOwn(obj, "__proto__");
 }
 
 function hasObjectChild(obj: object): boolean {

@@ -314,6 +314,19 @@ Deno.test("limits: depth, memo, items, size; truncated and oversized lengths", (
   expectDecodeError(chain, /maxDepth/);
   // The same at a depth that is allowed.
   deepEqual(loads(new Uint8Array([0x80, 2, 0x5d, 0x5d, 0x61, 0x2e])), [[]]);
+  // Around the walk's shortcut for records holding flat lists and dicts
+  // (APPENDs, no MARK: only the walk at the end sees the depth).
+  const two = { maxDepth: 2 };
+  deepEqual(loads(dumps({ a: [1], b: [2, 3], c: { d: 4 } }), two), {
+    a: [1],
+    b: [2, 3],
+    c: { d: 4 },
+  });
+  deepEqual(loads(dumps([[1], [2]]), two), [[1], [2]]);
+  for (const deep of [{ a: [1], b: [[2]] }, [[1], [[2]]], { a: { b: {} } }]) {
+    expectDecodeError(dumps(deep), /maxDepth/, two);
+  }
+  expectDecodeError(dumps({ a: [1] }), /maxDepth/, { maxDepth: 1 });
   // Memo index past maxMemo.
   expectDecodeError(
     new Uint8Array([0x80, 2, 0x4e, 0x72, 0xff, 0xff, 0xff, 0xff, 0x2e]),
