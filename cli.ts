@@ -24,10 +24,18 @@
  * --allow-write` too.
  *
  * @example Run the command from code
- * ```ts ignore
+ * ```ts
  * import { main } from "@pysocklog/pysocklog/cli";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * Deno.exit(await main(["send", "--port", "9020", "hello from Deno"]));
+ * await using receiver = await listen({ port: 0 }); // as `pysocklog listen`
+ * const port = String((receiver.addr as Deno.NetAddr).port);
+ * equal(await main(["send", "--port", port, "hello from Deno"]), 0);
+ * for await (const record of receiver) {
+ *   equal(record.msg, "hello from Deno");
+ *   break;
+ * }
  * ```
  *
  * @module
@@ -522,10 +530,19 @@ function report(error: unknown): number {
  * Failures are written to stderr as one line, never thrown.
  *
  * @example Send one record
- * ```ts ignore
+ * ```ts
  * import { main } from "@pysocklog/pysocklog/cli";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * const code = await main(["send", "--level", "WARNING", "disk 91% full"]);
+ * await using receiver = await listen({ port: 0 });
+ * const port = String((receiver.addr as Deno.NetAddr).port);
+ * const code = await main(["send", "--port", port, "--level", "WARNING", "disk 91% full"]);
+ * equal(code, 0);
+ * for await (const record of receiver) {
+ *   equal(record.levelname, "WARNING");
+ *   break;
+ * }
  * ```
  *
  * @param args The command line, without the program name.

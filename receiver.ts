@@ -10,13 +10,25 @@
  * Unix socket `path`.
  *
  * @example Receive records from Python's SocketHandler
- * ```ts ignore
+ * ```ts
  * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * await using receiver = await listen({ port: 9020 });
+ * // Port 9020 is where Python's SocketHandler sends; here, a free port.
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ * const python = new Deno.Command("python3", {
+ *   args: ["-c", `import logging, logging.handlers
+ * h = logging.handlers.SocketHandler("127.0.0.1", ${port})
+ * logging.getLogger("py").addHandler(h)
+ * logging.getLogger("py").warning("hello from %s", "Python")
+ * h.close()`],
+ * }).spawn();
  * for await (const record of receiver) {
- *   console.log(record.levelname, record.name, record.msg);
+ *   equal(`${record.levelname} ${record.name} ${record.msg}`, "WARNING py hello from Python");
+ *   break;
  * }
+ * await python.status;
  * ```
  *
  * @module

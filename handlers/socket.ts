@@ -141,12 +141,25 @@ function isSocketError(error: unknown): boolean {
  * Unix socket; `--allow-read` of this package's files for the I/O worker
  * (without it, the I/O stays in the program's thread).
  *
- * @example Log to the cookbook's receiver
- * ```ts ignore
+ * @example Log to a receiver
+ * ```ts
  * import { SocketHandler } from "@pysocklog/pysocklog";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * await using handler = new SocketHandler("localhost", 9020);
+ * // A receiver on a free port; the cookbook's on 9020 sees the same records.
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ *
+ * const handler = new SocketHandler("127.0.0.1", port);
  * handler.handle({ name: "app", levelname: "INFO", msg: "hello %s", args: ["python"] });
+ * await handler.close(); // flushes first
+ *
+ * for await (const record of receiver) {
+ *   equal(record.msg, "hello python");
+ *   equal(record.levelname, "INFO");
+ *   break;
+ * }
  * ```
  */
 export class SocketHandler extends Handler {
