@@ -53,7 +53,6 @@ export interface Limits {
 /** The state of one decode: `new Decoder(bytes, limits).run()`. */
 export class Decoder {
   readonly b: Uint8Array;
-  readonly view: DataView;
   pos = 0;
   opStart = 0;
   stack: unknown[] = [];
@@ -95,7 +94,6 @@ export class Decoder {
 
   constructor(bytes: Uint8Array, limits: Limits) {
     this.b = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.maxDepth = limits.maxDepth;
     this.maxMemo = limits.maxMemo;
     this.rejectGlobals = limits.rejectGlobals;
@@ -214,8 +212,8 @@ export class Decoder {
 
   len8(): number {
     const at = this.need(8);
-    const hi = this.view.getUint32(at + 4, true);
-    const lo = this.view.getUint32(at, true);
+    const hi = uint32(this.b, at + 4);
+    const lo = uint32(this.b, at);
     if (hi > 0x1fffff) fail("Length too large");
     const n = hi * 0x100000000 + lo;
     if (n > this.b.length - this.pos) {
@@ -410,7 +408,6 @@ export class Decoder {
 
   run(): unknown {
     const b = this.b;
-    const view = this.view;
     const end = b.length;
     while (true) {
       if (this.pos >= end) fail("Truncated pickle: no STOP opcode");
@@ -463,10 +460,10 @@ export class Decoder {
           this.push(b[this.need(1)]);
           break;
         case 0x4d: // BININT2
-          this.push(view.getUint16(this.need(2), true));
+          this.push(uint16(b, this.need(2)));
           break;
         case 0x4a: // BININT
-          this.push(view.getInt32(this.need(4), true));
+          this.push(int32(b, this.need(4)));
           break;
         case 0x8a: { // LONG1
           const n = b[this.need(1)];
@@ -474,7 +471,7 @@ export class Decoder {
           break;
         }
         case 0x8b: { // LONG4
-          const n = view.getInt32(this.need(4), true);
+          const n = int32(b, this.need(4));
           if (n < 0) fail("Negative LONG4 length");
           this.push(readLong(b, this.need(n), n));
           break;
@@ -486,13 +483,13 @@ export class Decoder {
           this.push(this.intLine(0x4c));
           break;
         case 0x47: // BINFLOAT
-          this.push(view.getFloat64(this.need(8), false));
+          this.push(float64(b, this.need(8)));
           break;
         case 0x46: // FLOAT
           this.push(parseFloatText(this.line()));
           break;
         case 0x58: { // BINUNICODE
-          const n = view.getUint32(this.need(4), true);
+          const n = uint32(b, this.need(4));
           this.push(this.str(n));
           break;
         }
@@ -512,7 +509,7 @@ export class Decoder {
           break;
         }
         case 0x54: { // BINSTRING
-          const n = view.getInt32(this.need(4), true);
+          const n = int32(b, this.need(4));
           if (n < 0) fail("Negative BINSTRING length");
           const at = this.need(n);
           this.push(latin1(b.subarray(at, at + n)));
@@ -525,7 +522,7 @@ export class Decoder {
           this.push(this.bytes(b[this.need(1)]));
           break;
         case 0x42: // BINBYTES
-          this.push(this.bytes(view.getUint32(this.need(4), true)));
+          this.push(this.bytes(uint32(b, this.need(4))));
           break;
         case 0x8e: // BINBYTES8
         case 0x96: // BYTEARRAY8
@@ -624,7 +621,7 @@ export class Decoder {
           this.memoPut(b[this.need(1)]);
           break;
         case 0x72: // LONG_BINPUT
-          this.memoPut(view.getUint32(this.need(4), true));
+          this.memoPut(uint32(b, this.need(4)));
           break;
         case 0x70: // PUT
           this.memoPut(parseIndex(this.line()));
@@ -636,7 +633,7 @@ export class Decoder {
           this.memoGet(b[this.need(1)]);
           break;
         case 0x6a: // LONG_BINGET
-          this.memoGet(view.getUint32(this.need(4), true));
+          this.memoGet(uint32(b, this.need(4)));
           break;
         case 0x67: // GET
           this.memoGet(parseIndex(this.line()));
@@ -731,6 +728,34 @@ export class Decoder {
       }
     }
   }
+}
+
+// Little-endian ints and big-endian floats read from the bytes: a DataView
+// per pickle cost an allocation per record.
+function uint16(b: Uint8Array, at: number): number {
+  return b[at] | (b[at + 1] << 8);
+}
+
+function int32(b: Uint8Array, at: number): number {
+  return b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
+}
+
+function uint32(b: Uint8Array, at: number): number {
+  return int32(b, at) >>> 0;
+}
+
+const floatScratch = new Float64Array(1);
+const floatBytes = new Uint8Array(floatScratch.buffer);
+/** Whether this machine stores a float's least significant byte first. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function float64(b: Uint8Array, at: number): number {
+  if (LITTLE_ENDIAN) {
+    for (let i = 0; i < 8; i++) floatBytes[i] = b[at + 7 - i];
+  } else {
+    for (let i = 0; i < 8; i++) floatBytes[i] = b[at + i];
+  }
+  return floatScratch[0];
 }
 
 function isHashable(k: object): boolean {
