@@ -20,31 +20,12 @@
   /** Status line and tree counts are refreshed at most this often (ms). */
   const STATUS_INTERVAL_MS = 250;
 
-  /** The keys CPython's LogRecord has; any other key is an extra. */
-  const STANDARD_KEYS = new Set([
-    "name",
-    "msg",
-    "args",
-    "levelname",
-    "levelno",
-    "pathname",
-    "filename",
-    "module",
-    "exc_info",
-    "exc_text",
-    "stack_info",
-    "lineno",
-    "funcName",
-    "created",
-    "msecs",
-    "relativeCreated",
-    "thread",
-    "threadName",
-    "processName",
-    "process",
-    "taskName",
-    "message",
-  ]);
+  /**
+   * The keys CPython's LogRecord has (and `message`); any other key is an
+   * extra. The server sends them in its hello (record/_keys.ts is the one
+   * list).
+   */
+  let STANDARD_KEYS = new Set();
   /** Extra keys a sender may use to say which host it runs on. */
   const HOST_KEYS = ["hostname", "host"];
 
@@ -323,6 +304,7 @@
     const source = new EventSource(url);
     source.addEventListener("hello", (ev) => {
       const hello = JSON.parse(ev.data);
+      STANDARD_KEYS = new Set(hello.standardKeys);
       if (instance !== null && hello.instance !== instance) expectedSeq = -1;
       instance = hello.instance;
       connected = true;
