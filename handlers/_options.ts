@@ -1,8 +1,9 @@
 // Copyright the pysocklog authors. MIT license.
 /**
- * What a handler is told and tells: its options (with their defaults and
- * the checks made on them up front), its statistics, and the errors of its
- * send path. The handler itself is in handler.ts.
+ * What a handler is told and tells: its options (those every handler
+ * takes, and SocketHandler's), the checks made on them up front, its
+ * statistics, and the errors of its send path. The handlers themselves are
+ * in handler.ts, socket.ts and datagram.ts.
  *
  * @module
  */
@@ -261,4 +262,86 @@ export function errorKind(error: unknown): string {
   if (error.message.startsWith("failed to lookup address")) return "lookup";
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" ? `${error.name}:${code}` : error.name;
+}
+
+/** TLS settings of a {@linkcode SocketHandler}. */
+export interface TlsOptions {
+  /**
+   * PEM certificates of the CAs to trust, besides the system's. The
+   * receiver's certificate is always verified.
+   *
+   * @default {undefined}
+   */
+  caCerts?: string[];
+  /**
+   * The name the certificate must carry, when it is not `host`.
+   *
+   * @default {undefined}
+   */
+  hostname?: string;
+}
+
+/** Options of {@linkcode SocketHandler}. */
+export interface SocketHandlerOptions extends HandlerOptions {
+  /**
+   * CPython's `closeOnError`: a socket error closes the socket silently and
+   * the next attempt reopens it. When false, socket errors are reported
+   * through `handleError` too.
+   *
+   * @default {true}
+   */
+  closeOnError?: boolean;
+  /**
+   * Seconds before the first retry after a failed connection.
+   *
+   * @default {1}
+   */
+  retryStart?: number;
+  /**
+   * Most seconds between retries.
+   *
+   * @default {30}
+   */
+  retryMax?: number;
+  /**
+   * What each further failure multiplies the wait by.
+   *
+   * @default {2}
+   */
+  retryFactor?: number;
+  /**
+   * CPython's behaviour while the receiver is down: records emitted after a
+   * failed connection attempt, until a connection succeeds, are dropped
+   * (and counted) instead of queued.
+   *
+   * @default {false}
+   */
+  dropWhileDown?: boolean;
+  /**
+   * Connect with TLS (`true`, or settings). The certificate is verified.
+   *
+   * @default {false}
+   */
+  tls?: boolean | TlsOptions;
+  /**
+   * Milliseconds one connection attempt may take (CPython's `makeSocket`
+   * timeout is 1 s).
+   *
+   * @default {1_000}
+   */
+  connectTimeout?: number;
+  /**
+   * Do the socket I/O in a Worker. Deno polls a busy thread's sockets only
+   * about once every 57 event-loop turns, so a program that logs thousands
+   * of records a turn outruns a socket of its own thread; a Worker's idle
+   * loop writes as soon as the socket can take more. Records go to it
+   * through an 8 MiB shared ring; what a lost connection leaves in the ring
+   * is sent again on the next connection. Used only with the default
+   * `makeSocket`, `makePickle` and `send`, and when the program may read
+   * this module's files (`--allow-read`: Deno's `node:worker_threads`
+   * checks it); otherwise the I/O stays in the handler's thread.
+   *
+   * @default {true}
+   */
+  ioWorker?: boolean;
 }
