@@ -64,6 +64,8 @@ export class Decoder {
   items: number;
   /** Work left (see LoadsOptions.maxWork). */
   work: number;
+  /** Strs read so far (the string cache predicts by position). */
+  strings = 0;
   /** Objects pushed: with more than one, nesting is checked at STOP. */
   objects = 0;
   /** Dicts that became Maps (a non-str key came after their creation). */
@@ -159,8 +161,10 @@ export class Decoder {
     const at = this.need(n);
     const b = this.b;
     if (n === 0) return "";
+    const nth = this.strings++;
     if (n <= CACHED_STRING_MAX) {
-      return cachedAscii(b, at, n) ?? decodeUtf8(b.subarray(at, at + n));
+      return cachedAscii(b, at, n, nth) ??
+        decodeUtf8(b.subarray(at, at + n));
     }
     if (n <= SHORT_STRING_MAX) {
       let high = 0;
