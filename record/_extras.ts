@@ -5,8 +5,7 @@
 import * as op from "../pickle/_opcodes.ts";
 import type { Writer } from "../pickle/_writer.ts";
 import { Memo, writeScalar, writeSmall } from "../pickle/encode.ts";
-import { RECORD_KEY_SET } from "./_keys.ts";
-import { STANDARD_KEYS } from "./_template.ts";
+import { RECORD_KEY_SET, RECORD_KEYS } from "./_keys.ts";
 
 /** Whether a value is written without the memo (not an object, or null). */
 export function isScalar(v: unknown): boolean {
@@ -19,7 +18,7 @@ export function writeExtras(
   init: Readonly<Record<string, unknown>>,
 ): boolean {
   let memo: Memo | null = null;
-  let n = STANDARD_KEYS.length;
+  let n = RECORD_KEYS.length;
   for (const key in init) {
     if (STANDARD_KEY_SET.has(key) || !Object.hasOwn(init, key)) continue;
     if (

@@ -8,7 +8,6 @@ import type { Memo } from "../pickle/encode.ts";
 import { RECORD_KEYS } from "./_keys.ts";
 import type { LogRecordInit } from "./model.ts";
 import { isIndexKey, NOT_A_VALUE, releaseMemo, writeExtra } from "./_extras.ts";
-import { STANDARD_KEYS } from "./_template.ts";
 
 // Records of many shapes (each set of extras is a hidden class of its own)
 // make every named load in setStandard megamorphic: 21 of them cost about
@@ -159,7 +158,7 @@ export function readPartial(init: LogRecordInit): boolean {
     }
     if (
       key === "__proto__" || isIndexKey(key) ||
-      n + STANDARD_KEYS.length >= op.BATCH_SIZE - 1
+      n + RECORD_KEYS.length >= op.BATCH_SIZE - 1
     ) return false;
     extraKeys[n] = key;
     extraValues[n] = v;

@@ -6,29 +6,37 @@
  * use; {@linkcode makePickle} returns the same bytes as an array.
  *
  * This is the hot path of every handler: a record is a template of ready
- * key bytes between its values (record/_template.ts); the strings that
- * repeat (logger, source, function, extra keys) are copied from a cache
- * keyed by the string (record/_run_cache.ts, pickle/_writer.ts); a partial
- * record is read in one pass (record/_partial.ts); its extras are written
- * by record/_extras.ts. This file holds the entries and the two record
- * walks (the template's, and the general one for any other record). On the
- * varied corpus of bench/_corpus.ts, about 1.1 µs (no extras) to 2.4 µs
- * (0-6 extras) of CPU a record on a loaded 2-core machine, where CPython's
- * C `pickle.dumps(d, 2)` of the finished dict takes 2.6-2.9 µs.
+ * key bytes between its values (see "The fast path" below); the strings
+ * that repeat (logger, source, function, extra keys) are copied from a
+ * cache keyed by the string. On the varied corpus of bench/_corpus.ts,
+ * about 1.1 µs (no extras) to 2.4 µs (0-6 extras) of CPU a record on a
+ * loaded 2-core machine, where CPython's C `pickle.dumps(d, 2)` of the
+ * finished dict takes 2.6-2.9 µs.
+ *
+ * One cohesive job, over 600 lines: writing a record as its template. The
+ * entries, the two record walks, the template's runs and the runs kept
+ * between records stay in one module because they share constants and
+ * small functions on the hot path: split into four modules, each use of an
+ * imported binding goes through a module cell, and writeFrame and
+ * makePickle took 2-4% more CPU a record (median of 120 interleaved
+ * rounds). A partial record's one-pass read is in record/_partial.ts, the
+ * extra keys and their memo in record/_extras.ts.
  *
  * @module
  */
 
 import * as op from "../pickle/_opcodes.ts";
-import type { Writer } from "../pickle/_writer.ts";
+import { BytesCache, Writer } from "../pickle/_writer.ts";
 import {
   acquireWriter,
   type Memo,
+  PROTOCOL,
   releaseWriter,
   writeFloat,
   writeScalar,
   writeValue,
 } from "../pickle/encode.ts";
+import { keyIndex, RECORD_KEYS } from "./_keys.ts";
 import { writeMessage } from "./_message.ts";
 import { beginFrame, endFrame } from "./frame.ts";
 import {
@@ -46,46 +54,6 @@ import {
   writeExtras,
 } from "./_extras.ts";
 import { flat, readPartial, writeReadExtras } from "./_partial.ts";
-import {
-  copyWhole,
-  keepTail,
-  tail,
-  writeLevel,
-  writeRepeating,
-  writeSource,
-} from "./_run_cache.ts";
-import {
-  actionOf,
-  AS_FLOAT,
-  AS_MESSAGE,
-  AS_NONE,
-  K_CREATED,
-  K_RELATIVE,
-  RECORD_HEAD,
-  seg,
-  STANDARD_ACTIONS,
-  STANDARD_KEYS,
-  T_EXC_TEXT,
-  T_FILENAME,
-  T_FUNCNAME,
-  T_LINENO,
-  T_MODULE,
-  T_MSG,
-  T_NAME,
-  T_NO_EXC_LINENO,
-  T_PATHNAME,
-  T_PROCESS,
-  T_PROCESSNAME,
-  T_STACK_INFO,
-  T_TASKNAME,
-  T_THREAD,
-  T_THREADNAME,
-  TIMES,
-  TIMES_CREATED,
-  TIMES_MSECS,
-  TIMES_RELATIVE,
-  writeKey,
-} from "./_template.ts";
 
 /**
  * The framed bytes CPython's `SocketHandler.makePickle` would send for a
@@ -264,6 +232,268 @@ function writeRecordPickle(
   releaseMemo(memo);
   w.bytes2(op.SETITEMS, op.STOP);
 }
+
+// What writeRecordPickle does with a key's value.
+const AS_IS = 0;
+/** `msg`: the formatted message. */
+const AS_MESSAGE = 1;
+/** `args`, `exc_info`: None. */
+const AS_NONE = 2;
+/** `created`, `msecs`, `relativeCreated`: always a float. */
+const AS_FLOAT = 3;
+
+function actionOf(key: string): number {
+  switch (key) {
+    case "msg":
+      return AS_MESSAGE;
+    case "args":
+    case "exc_info":
+      return AS_NONE;
+    case "created":
+    case "msecs":
+    case "relativeCreated":
+      return AS_FLOAT;
+    default:
+      return AS_IS;
+  }
+}
+
+/** CPython's LogRecord keys in CPython's order (as the model builds them). */
+const STANDARD_KEYS = RECORD_KEYS;
+const STANDARD_ACTIONS = STANDARD_KEYS.map(actionOf);
+/** Each standard key as a whole BINUNICODE opcode: `X`, length, UTF-8. */
+const STANDARD_KEY_BYTES = STANDARD_KEYS.map((key) => {
+  const w = new Writer(64);
+  w.byte(op.BINUNICODE);
+  w.lengthPrefixedUtf8(key);
+  return w.take();
+});
+
+/** PROTO 2, EMPTY_DICT, BINPUT 0, MARK: how every record pickle starts. */
+const RECORD_HEAD = new Uint8Array([
+  op.PROTO,
+  PROTOCOL,
+  op.EMPTY_DICT,
+  op.BINPUT,
+  0,
+  op.MARK,
+]);
+
+// ---- The fast path: a record as makeLogRecord builds it -------------------
+//
+// The keys are fixed, so a record is a template: runs of ready key bytes
+// (with None for args and exc_info) between the values. The values are
+// written straight into the slab; the strings that repeat from record to
+// record (logger, level, source, function, thread) come from the writer's
+// string cache (pickle/_writer.ts), keyed by the string itself, so a new
+// logger or call site costs one cache entry, not a miss of a whole block
+// (the kept blocks were keyed by 4 sets of values: on 400 call sites they
+// missed, about 2.5 µs a record).
+
+/** Indexes into STANDARD_KEYS, derived from it. */
+const K_NAME = keyIndex("name");
+const K_MSG = keyIndex("msg");
+const K_CREATED = keyIndex("created");
+const K_MSECS = keyIndex("msecs");
+const K_RELATIVE = keyIndex("relativeCreated");
+
+/** The bytes of the keys `from` .. `to` (inclusive), with None after args and exc_info. */
+function keysBytes(from: number, to: number, head?: Uint8Array): Uint8Array {
+  const w = new Writer(1024);
+  if (head !== undefined) w.raw(head);
+  for (let k = from; k <= to; k++) {
+    w.raw(STANDARD_KEY_BYTES[k]);
+    if (k < to && STANDARD_ACTIONS[k] === AS_NONE) w.byte(op.NONE);
+  }
+  return w.take().slice();
+}
+
+// The template's runs of ready bytes: each ends with the key of the next value.
+const T_NAME = keysBytes(K_NAME, K_NAME, RECORD_HEAD);
+const T_MSG = keysBytes(K_MSG, K_MSG);
+const T_LEVELNAME = keysBytes(keyIndex("args"), keyIndex("levelname"));
+const T_LEVELNO = keysBytes(keyIndex("levelno"), keyIndex("levelno"));
+const T_PATHNAME = keysBytes(keyIndex("pathname"), keyIndex("pathname"));
+const T_FILENAME = keysBytes(keyIndex("filename"), keyIndex("filename"));
+const T_MODULE = keysBytes(keyIndex("module"), keyIndex("module"));
+const T_EXC_TEXT = keysBytes(keyIndex("exc_info"), keyIndex("exc_text"));
+const T_STACK_INFO = keysBytes(keyIndex("stack_info"), keyIndex("stack_info"));
+const T_LINENO = keysBytes(keyIndex("lineno"), keyIndex("lineno"));
+const T_FUNCNAME = keysBytes(keyIndex("funcName"), keyIndex("funcName"));
+const T_THREAD = keysBytes(keyIndex("thread"), keyIndex("thread"));
+const T_THREADNAME = keysBytes(keyIndex("threadName"), keyIndex("threadName"));
+const T_PROCESSNAME = keysBytes(
+  keyIndex("processName"),
+  keyIndex("processName"),
+);
+const T_PROCESS = keysBytes(keyIndex("process"), keyIndex("process"));
+const T_TASKNAME = keysBytes(keyIndex("taskName"), keyIndex("taskName"));
+if (keyIndex("taskName") !== STANDARD_KEYS.length - 1) {
+  throw new Error("The record template must end with taskName");
+}
+
+/**
+ * The keys created, msecs and relativeCreated, each followed by BINFLOAT
+ * and room for its 8 bytes: the times are set into a copy of it.
+ */
+const TIMES = (() => {
+  const w = new Writer(128);
+  for (let k = K_CREATED; k <= K_RELATIVE; k++) {
+    w.raw(STANDARD_KEY_BYTES[k]);
+    writeFloat(w, 0);
+  }
+  return w.take().slice();
+})();
+/** Where each time's 8 bytes are in TIMES. */
+const TIMES_CREATED = STANDARD_KEY_BYTES[K_CREATED].length + 1;
+const TIMES_MSECS = TIMES_CREATED + 8 + STANDARD_KEY_BYTES[K_MSECS].length + 1;
+const TIMES_RELATIVE = TIMES_MSECS + 8 +
+  STANDARD_KEY_BYTES[K_RELATIVE].length + 1;
+
+/** pathname, filename and module written, by pathname (see writeSource). */
+const sources = new BytesCache();
+
+/**
+ * Writes pathname, filename and module, when filename and module are what
+ * setStandard derives from pathname: their bytes kept as one run keyed by
+ * the pathname (a record's source then costs one look-up, not three).
+ */
+function writeSource(
+  w: Writer,
+  pathname: unknown,
+  filename: unknown,
+  module: unknown,
+): void {
+  if (typeof pathname !== "string") {
+    writeRepeating(w, pathname);
+    seg(w, T_FILENAME);
+    writeRepeating(w, filename);
+    seg(w, T_MODULE);
+    writeRepeating(w, module);
+    return;
+  }
+  if (sources.copy(w, pathname)) return;
+  const at = w.pos - w.start;
+  writeRepeating(w, pathname);
+  seg(w, T_FILENAME);
+  writeRepeating(w, filename);
+  seg(w, T_MODULE);
+  writeRepeating(w, module);
+  sources.keep(pathname, w.buf, w.start + at, w.pos);
+}
+
+/** exc_info None, exc_text None, stack_info None, then the key of lineno. */
+const T_NO_EXC_LINENO = (() => {
+  const w = new Writer(256);
+  w.raw(T_EXC_TEXT);
+  w.byte(op.NONE);
+  w.raw(T_STACK_INFO);
+  w.byte(op.NONE);
+  w.raw(T_LINENO);
+  return w.take().slice();
+})();
+
+/** Levels below this have their levelname and levelno kept as one run. */
+const KEPT_LEVELS = 64;
+/** By levelno: the levelname the run was written with, and the run. */
+const levelNames: unknown[] = new Array(KEPT_LEVELS).fill(undefined);
+const levelRuns: (Uint8Array | undefined)[] = new Array(KEPT_LEVELS).fill(
+  undefined,
+);
+
+/** Writes levelname and levelno, from the run kept for the level when it matches. */
+function writeLevel(w: Writer, levelname: unknown, levelno: unknown): void {
+  const kept = typeof levelno === "number" && levelno >= 0 &&
+    levelno < KEPT_LEVELS && Number.isInteger(levelno) &&
+    !Object.is(levelno, -0);
+  if (kept && levelNames[levelno] === levelname) {
+    copyWhole(w, levelRuns[levelno]!);
+    return;
+  }
+  const at = w.pos - w.start;
+  seg(w, T_LEVELNAME);
+  writeRepeating(w, levelname);
+  seg(w, T_LEVELNO);
+  writeScalar(w, levelno);
+  if (kept) {
+    // One run per level, made once: bounded by KEPT_LEVELS.
+    levelRuns[levelno] = w.buf.slice(w.start + at, w.pos);
+    levelNames[levelno] = levelname;
+  }
+}
+
+/** Longest run of thread .. taskName kept. */
+const MAX_TAIL_BYTES = 1024;
+/** The last values of thread .. taskName and their run (they seldom change). */
+const tail = {
+  thread: undefined as unknown,
+  threadName: undefined as unknown,
+  processName: undefined as unknown,
+  process: undefined as unknown,
+  taskName: undefined as unknown,
+  bytes: new Uint8Array(0),
+  length: 0,
+};
+/** Not a value of any record: no record matches the tail before it is kept. */
+const NO_VALUE = Symbol("none");
+tail.thread = NO_VALUE;
+
+/** Keeps `w.buf[from, w.pos)`, the run of thread .. taskName, for these values. */
+function keepTail(
+  w: Writer,
+  from: number,
+  thread: unknown,
+  threadName: unknown,
+  processName: unknown,
+  process: unknown,
+  taskName: unknown,
+): void {
+  const n = w.pos - from;
+  if (n > MAX_TAIL_BYTES) return;
+  // A copy of its own (they seldom change): copied with set, not a loop.
+  tail.bytes = w.buf.slice(from, w.pos);
+  tail.length = n;
+  tail.thread = thread;
+  tail.threadName = threadName;
+  tail.processName = processName;
+  tail.process = process;
+  tail.taskName = taskName;
+}
+
+/** Copies `bytes`, with set (a native copy) when long enough to pay for the call. */
+function copyWhole(w: Writer, bytes: Uint8Array): void {
+  const n = bytes.length;
+  w.ensure(n);
+  if (n > SET_BYTES) {
+    w.buf.set(bytes, w.pos);
+    w.pos += n;
+    return;
+  }
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  w.pos = p;
+}
+
+/** Runs longer than this are copied with set. */
+const SET_BYTES = 32;
+
+/** Copies ready bytes (short: a loop beats `set`, which costs a call). */
+function seg(w: Writer, bytes: Uint8Array): void {
+  const n = bytes.length;
+  w.ensure(n);
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  w.pos = p;
+}
+
+/** A standard value that repeats: a string through the string cache. */
+function writeRepeating(w: Writer, v: unknown): void {
+  if (typeof v === "string") w.cachedStr(v);
+  else writeScalar(w, v);
+}
+
 /**
  * Writes a record whose first keys are CPython's, in CPython's order (as
  * makeLogRecord makes them), with scalar standard values. Returns false,
@@ -415,4 +645,14 @@ function writeStandardRecord(
   }
   w.bytes2(op.SETITEMS, op.STOP);
   return true;
+}
+
+function writeKey(w: Writer, k: number): void {
+  const bytes = STANDARD_KEY_BYTES[k];
+  const n = bytes.length;
+  w.ensure(n);
+  const buf = w.buf;
+  let p = w.pos;
+  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
+  w.pos = p;
 }
