@@ -24,10 +24,18 @@
  * --allow-write` too.
  *
  * @example Run the command from code
- * ```ts ignore
+ * ```ts
  * import { main } from "@pysocklog/pysocklog/cli";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * Deno.exit(await main(["send", "--port", "9020", "hello from Deno"]));
+ * await using receiver = await listen({ port: 0 }); // as `pysocklog listen`
+ * const port = String((receiver.addr as Deno.NetAddr).port);
+ * equal(await main(["send", "--port", port, "hello from Deno"]), 0);
+ * for await (const record of receiver) {
+ *   equal(record.msg, "hello from Deno");
+ *   break;
+ * }
  * ```
  *
  * @module
@@ -56,6 +64,15 @@ import {
   MIN_MAX_RECORD_CHARS,
 } from "./cli/_render.ts";
 import { VERSION } from "./cli/_version.ts";
+import {
+  clearStaleSocket,
+  CliError,
+  isBrokenPipe,
+  printError,
+  reason,
+  removeSocketLater,
+  runCleanups,
+} from "./cli/_process.ts";
 import { runView } from "./viewer/cli.ts";
 
 export { DEFAULT_FORMAT, DEFAULT_MAX_RECORD_CHARS };
@@ -215,128 +232,11 @@ export function toJSONLine(
 }
 
 /** A failure to report in one line, exit code 1. */
-class CliError extends Error {}
-
-/** Work to do before the process exits, even when a signal cuts it short. */
-const cleanups = new Set<() => void>();
-
-function runCleanups(): void {
-  for (const cleanup of cleanups) {
-    try {
-      cleanup();
-    } catch {
-      // exiting anyway
-    }
-  }
-  cleanups.clear();
-}
-
-/** Why a network operation failed, in a few words. */
-function reason(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
-    return "address already in use";
-  }
-  if (error instanceof Deno.errors.NotCapable) {
-    const text = errorText(error);
-    return "missing permission: " + text[0].toLowerCase() + text.slice(1);
-  }
-  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES") {
-    return "permission denied";
-  }
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    return "connection refused (nothing listens there)";
-  }
-  if (error instanceof Deno.errors.AddrNotAvailable) {
-    return "address not available on this machine";
-  }
-  const text = errorText(error);
-  if (
-    code === "ENOTFOUND" || code === "EAI_AGAIN" ||
-    /lookup address|not known|ENOTFOUND|EAI_AGAIN/.test(text)
-  ) {
-    return "host name lookup failed";
-  }
-  if (error instanceof Deno.errors.NotFound || code === "ENOENT") {
-    return "no such file or directory";
-  }
-  return text.replace(/ \(os error \d+\)$/, "");
-}
-
-function isBrokenPipe(error: unknown): boolean {
-  return error instanceof Deno.errors.BrokenPipe ||
-    (error as { code?: unknown } | null)?.code === "EPIPE";
-}
-
-/** Writes a line to stderr; a closed stderr is not worth a crash. */
-function printError(line: string): void {
-  try {
-    console.error(line);
-  } catch {
-    // nowhere to say it
-  }
-}
-
 async function writeAll(bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) {
     off += await Deno.stdout.write(bytes.subarray(off));
   }
-}
-
-/**
- * Before listening on a Unix socket path: a socket file left by a receiver
- * that was killed is removed, but only when nothing accepts a connection
- * on it; a live receiver's socket or any other file is left alone.
- */
-async function clearStaleSocket(path: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  if (!info.isSocket) {
-    throw new CliError(
-      `cannot listen on unix ${path}: the file exists and is not a socket`,
-    );
-  }
-  try {
-    const conn = await Deno.connect({ transport: "unix", path });
-    conn.close();
-  } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused) {
-      await Deno.remove(path); // stale: nobody listens
-      return;
-    }
-    throw error;
-  }
-  throw new CliError(
-    `cannot listen on unix ${path}: another receiver is listening there`,
-  );
-}
-
-/** Removes our socket file on exit, unless it is no longer ours. */
-function removeSocketLater(path: string): () => void {
-  let ino: number | null = null;
-  try {
-    ino = Deno.lstatSync(path).ino;
-  } catch {
-    // gone already
-  }
-  const cleanup = () => {
-    cleanups.delete(cleanup);
-    try {
-      if (ino !== null && Deno.lstatSync(path).ino === ino) {
-        Deno.removeSync(path);
-      }
-    } catch {
-      // removed by the listener's close, or not ours to remove
-    }
-  };
-  cleanups.add(cleanup);
-  return cleanup;
 }
 
 async function runListen(
@@ -522,10 +422,19 @@ function report(error: unknown): number {
  * Failures are written to stderr as one line, never thrown.
  *
  * @example Send one record
- * ```ts ignore
+ * ```ts
  * import { main } from "@pysocklog/pysocklog/cli";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * const code = await main(["send", "--level", "WARNING", "disk 91% full"]);
+ * await using receiver = await listen({ port: 0 });
+ * const port = String((receiver.addr as Deno.NetAddr).port);
+ * const code = await main(["send", "--port", port, "--level", "WARNING", "disk 91% full"]);
+ * equal(code, 0);
+ * for await (const record of receiver) {
+ *   equal(record.levelname, "WARNING");
+ *   break;
+ * }
  * ```
  *
  * @param args The command line, without the program name.

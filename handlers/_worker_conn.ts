@@ -4,27 +4,15 @@
 // Deno polls sockets about once every 57 event-loop turns of a busy
 // thread, and per poll the kernel takes at most its send buffer (4-8 MB on
 // loopback): a program logging thousands of records a turn outruns its own
-// socket. Here the socket lives in a Worker (_io_worker.ts), whose event
+// socket. Here the socket lives in a Worker (_io_worker.js), whose event
 // loop is idle and polls at once; the handler's thread copies each batch
 // into a shared ring and goes on. What the ring cannot take waits in the
 // handler's queue, as before.
 import { Worker } from "node:worker_threads";
 
-/** Slots of the shared control array. */
-export const CTL = {
-  /** Bytes the handler has put in the ring since the connection opened (mod 2^32). */
-  HEAD: 0,
-  /** Bytes the worker has written to the socket since then (mod 2^32). */
-  TAIL: 1,
-  /** STATE.* */
-  STATE: 2,
-  /** Non-zero: the handler wants a message after each write (it waits for room or progress). */
-  WANT: 3,
-  SIZE: 8,
-} as const;
+import { CTL, STATE } from "./_ring.js";
 
-/** Connection states in CTL.STATE. */
-export const STATE = { OPENING: 0, OPEN: 1, LOST: 2 } as const;
+export { CTL, STATE };
 
 /** Where to connect (what SocketHandler's options say). */
 export interface ConnectOptions {
@@ -64,7 +52,7 @@ function toError(e: { name: string; message: string }): Error {
   return error;
 }
 
-const WORKER_URL = new URL("./_io_worker.ts", import.meta.url);
+const WORKER_URL = new URL("./_io_worker.js", import.meta.url);
 
 /**
  * Whether an I/O worker can be made here without asking: the module is a

@@ -41,11 +41,23 @@ const REOPEN_AFTER_MS = 1_000;
  * Permissions: `--allow-net`.
  *
  * @example Log over UDP
- * ```ts ignore
+ * ```ts
  * import { DatagramHandler } from "@pysocklog/pysocklog";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * await using handler = new DatagramHandler("localhost", 9021);
+ * // A UDP receiver on a free port, as the cookbook's on 9021.
+ * await using receiver = await listen({ transport: "udp", port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ *
+ * const handler = new DatagramHandler("127.0.0.1", port);
  * handler.handle({ name: "app", levelname: "INFO", msg: "tick" });
+ * await handler.close();
+ *
+ * for await (const record of receiver) {
+ *   equal(record.msg, "tick");
+ *   break;
+ * }
  * ```
  */
 export class DatagramHandler extends Handler {

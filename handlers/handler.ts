@@ -3,7 +3,13 @@
  * What SocketHandler and DatagramHandler share: level and filters, the
  * bounded queue, the one send loop, drop notices, statistics, error
  * reports, flush, close and exit. Subclasses say how to open the transport
- * and how to write a batch.
+ * and how to write a batch; options and errors are in `_options.ts`.
+ *
+ * Over 600 lines, as one job: the send path's state (admission, the
+ * counters, the loop, flush, close and exit) keeps one account across all
+ * of it (every record accepted is sent, or dropped and announced, or
+ * failed), so its counters are private fields of one class rather than
+ * spread over modules.
  *
  * @module
  */
@@ -22,268 +28,43 @@ import {
   writeFrame,
 } from "../record.ts";
 import { type FrameBatch, FrameQueue, newBatch } from "./_queue.ts";
+import {
+  checkPositive,
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_EXIT_TIMEOUT_MS,
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_MAX_QUEUE_RECORDS,
+  dropReport,
+  EMPTY_BYTES,
+  errorKind,
+  EXIT_POLL_MS,
+  type Filter,
+  type FlushOptions,
+  type HandlerOptions,
+  type HandlerStats,
+  NOTICE_LEVEL,
+  NOTICE_NAME,
+  NOTICE_RETRY_MS,
+  TransmitError,
+} from "./_options.ts";
 
 export type { FrameBatch };
-
-/** A filter: return `false` to drop the record. */
-export type Filter = (record: LogRecordDict) => boolean;
-
-/** Options every handler takes. */
-export interface HandlerOptions {
-  /**
-   * The lowest level handled, as a number or a name (`"INFO"`, `"warn"`).
-   *
-   * @default {0}
-   */
-  level?: Level;
-  /**
-   * Filters; a record is handled when every filter returns true.
-   *
-   * @default {[]}
-   */
-  filters?: Filter[];
-  /**
-   * Most records the queue holds; past this, the `overflow` policy applies.
-   * The bound that matters is `maxQueueBytes`: this one only caps the
-   * bookkeeping (about 24 bytes a record beside its frame).
-   *
-   * @default {1_000_000}
-   */
-  maxQueueRecords?: number;
-  /**
-   * Most bytes of frames the queue holds. A record whose frame alone is
-   * larger is refused (reported and counted as failed). Sized for bursts:
-   * Deno polls sockets about once every 57 event-loop turns, so a caller
-   * that logs thousands of records a turn outruns the socket for a while;
-   * 64 MiB holds about 200,000 records of 330 bytes.
-   *
-   * @default {67_108_864}
-   */
-  maxQueueBytes?: number;
-  /**
-   * What a full queue does with a new record: `"drop-newest"` refuses it
-   * (the records already waiting keep their order and go first);
-   * `"drop-oldest"` makes room by discarding the oldest waiting records.
-   * Either way `stats.dropped` counts them and a drop notice tells the
-   * receiver.
-   *
-   * @default {"drop-newest"}
-   */
-  overflow?: "drop-newest" | "drop-oldest";
-  /**
-   * Most bytes written in one write: frames are joined up to this size
-   * (larger writes go partial on loopback and wait for the next I/O poll).
-   *
-   * @default {65_536}
-   */
-  maxBatchBytes?: number;
-  /**
-   * How long `close()` waits for queued records to be written, in ms (the
-   * retry timer keeps reconnecting meanwhile); what is still queued then is
-   * dropped, counted and reported.
-   *
-   * @default {5_000}
-   */
-  closeTimeout?: number;
-  /**
-   * Milliseconds a program that has finished (or calls `Deno.exit`) keeps
-   * running while queued records make no progress: a receiver that is down
-   * or has stopped reading. Records still queued then are dropped, counted
-   * and reported. An idle handler never keeps a program alive.
-   *
-   * @default {2_000}
-   */
-  exitTimeout?: number;
-  /**
-   * Whether records dropped after being accepted (queue full, closing,
-   * `dropWhileDown`, a failed send) are announced to the receiver: before
-   * the next frame, one record named `pysocklog` at WARNING with `msg`
-   * `"<N> log records were dropped (<reason>)"` and extra keys `dropped`
-   * (N) and `reason`.
-   *
-   * @default {true}
-   */
-  dropNotices?: boolean;
-  /**
-   * Fill `pathname`, `lineno` and `funcName` of records that lack them from
-   * the stack frame of the log call, as CPython's `findCaller` does. It
-   * costs about 12 µs per record (the rest of a record costs under 1 µs),
-   * so it is off unless asked for.
-   *
-   * @default {false}
-   */
-  caller?: boolean;
-  /**
-   * Called with each error the handler would report, instead of writing
-   * to stderr. Errors it throws are ignored.
-   *
-   * @default {undefined}
-   */
-  onError?: (error: unknown, record?: LogRecordDict) => void;
-}
-
-/** Options of {@linkcode Handler.flush}. */
-export interface FlushOptions {
-  /**
-   * Most milliseconds to wait; `flush` then resolves `false`.
-   *
-   * @default {undefined}
-   */
-  timeout?: number;
-  /**
-   * Gives up when aborted; `flush` then resolves `false`.
-   *
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-}
-
-/** What a handler has done so far. */
-export interface HandlerStats {
-  /** Records given to `emit()` (after level and filters). */
-  emitted: number;
-  /** Records written to the transport (drop notices not counted). */
-  sent: number;
-  /**
-   * Records discarded: queue full, handler closing or closed, down with
-   * `dropWhileDown`, a failed datagram, or still queued at `closeTimeout`
-   * or at exit.
-   */
-  dropped: number;
-  /** Records that could not be encoded or framed. */
-  failed: number;
-  /** Records waiting in the queue (or being written). */
-  queued: number;
-  /** Bytes of the records waiting in the queue (or being written). */
-  queuedBytes: number;
-  /** Drop notices written to the transport. */
-  notices: number;
-  /** Connections made after a lost or failed one. */
-  reconnects: number;
-  /** Whether the transport is open now. */
-  connected: boolean;
-}
-
-const DEFAULT_MAX_QUEUE_RECORDS = 1_000_000;
-const DEFAULT_MAX_QUEUE_BYTES = 128 * 1024 * 1024;
-const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
-const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
-const DEFAULT_EXIT_TIMEOUT_MS = 2_000;
-const EMPTY_BYTES = new Uint8Array(0);
-/** How often a finished program checks on the records it waits for, in ms. */
-const EXIT_POLL_MS = 50;
-/** Pause before writing a drop notice again after it failed, in ms. */
-const NOTICE_RETRY_MS = 100;
-/** The logger name of drop notices. */
-const NOTICE_NAME = "pysocklog";
-/** WARNING: the level of drop notices. */
-const NOTICE_LEVEL = 30;
-
-/**
- * A write that failed after `sent` whole frames of its batch went out:
- * what a {@linkcode Handler} subclass's `transmit` throws. The frames not
- * written are written again on the next connection, or dropped (counted
- * and announced) when `drop` is true.
- *
- * @example A transport that writes whole frames, one at a time
- * ```ts
- * import { type FrameBatch, TransmitError } from "@pysocklog/pysocklog";
- * import { equal } from "node:assert/strict";
- *
- * async function transmit(
- *   batch: FrameBatch,
- *   write: (frame: Uint8Array) => Promise<void>,
- * ): Promise<void> {
- *   let pos = 0;
- *   for (let i = 0; i < batch.lengths.length; i++) {
- *     try {
- *       await write(batch.data.subarray(pos, pos + batch.lengths[i]));
- *     } catch (error) {
- *       throw new TransmitError(i, error);
- *     }
- *     pos += batch.lengths[i];
- *   }
- * }
- *
- * const batch = { data: new Uint8Array(6), lengths: [2, 4] };
- * const error = await transmit(batch, (f) =>
- *   f.length === 4 ? Promise.reject(new Error("lost")) : Promise.resolve()
- * ).catch((e) => e);
- * equal(error.sent, 1);
- * equal(error.drop, false);
- * ```
- */
-export class TransmitError extends Error {
-  /** Whole frames written before the failure. */
-  readonly sent: number;
-  /** Whether the frames not written should be dropped rather than retried. */
-  readonly drop: boolean;
-  /**
-   * Makes the error.
-   *
-   * @param sent Whole frames written before the failure.
-   * @param cause What failed.
-   * @param drop Whether the frames not written are to be dropped.
-   */
-  constructor(sent: number, cause: unknown, drop = false) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = "TransmitError";
-    this.sent = sent;
-    this.drop = drop;
-  }
-}
+export {
+  checkAddress,
+  checkPositive,
+  type Filter,
+  type FlushOptions,
+  type HandlerOptions,
+  type HandlerStats,
+  TransmitError,
+} from "./_options.ts";
 
 interface FlushWaiter {
   target: number;
   /** Also wait until no drop notice is owed. */
   notice: boolean;
   resolve: (done: boolean) => void;
-}
-
-/**
- * Throws a RangeError unless `value` is a number above 0 (or at least 0
- * when `zero`), as std's `retry()` checks its options.
- */
-export function checkPositive(name: string, value: number, zero = false) {
-  if (typeof value !== "number" || !(zero ? value >= 0 : value > 0)) {
-    throw new RangeError(
-      `${name} must be ${zero ? "at least 0" : "above 0"}: received ${
-        String(value)
-      }`,
-    );
-  }
-}
-
-/**
- * Throws a RangeError unless `port` is a port a peer can listen on and
- * `host` is not empty.
- */
-export function checkAddress(host: string, port: number | null): void {
-  if (typeof host !== "string" || host === "") {
-    throw new RangeError(`host must be a non-empty string: received "${host}"`);
-  }
-  if (port === null) return;
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new RangeError(
-      `port must be an integer from 1 to 65535: received ${String(port)}`,
-    );
-  }
-}
-
-/** An error that says records were dropped: reported without a stack. */
-function dropReport(text: string): Error {
-  const error = new Error(text);
-  error.name = "DroppedRecords";
-  error.stack = `${error.name}: ${text}`;
-  return error;
-}
-
-/** What kind of error this is, for rate-limiting reports per kind. */
-function errorKind(error: unknown): string {
-  if (!(error instanceof Error)) return "other";
-  if (error.message.startsWith("failed to lookup address")) return "lookup";
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? `${error.name}:${code}` : error.name;
 }
 
 /**

@@ -12,93 +12,13 @@ import {
   checkPositive,
   type FrameBatch,
   Handler,
-  type HandlerOptions,
   TransmitError,
 } from "./handler.ts";
+import type { SocketHandlerOptions, TlsOptions } from "./_options.ts";
 import { writeUnref } from "./_unref.ts";
 import { canUseWorker, IoWorker, WorkerConn } from "./_worker_conn.ts";
 
-/** TLS settings of a {@linkcode SocketHandler}. */
-export interface TlsOptions {
-  /**
-   * PEM certificates of the CAs to trust, besides the system's. The
-   * receiver's certificate is always verified.
-   *
-   * @default {undefined}
-   */
-  caCerts?: string[];
-  /**
-   * The name the certificate must carry, when it is not `host`.
-   *
-   * @default {undefined}
-   */
-  hostname?: string;
-}
-
-/** Options of {@linkcode SocketHandler}. */
-export interface SocketHandlerOptions extends HandlerOptions {
-  /**
-   * CPython's `closeOnError`: a socket error closes the socket silently and
-   * the next attempt reopens it. When false, socket errors are reported
-   * through `handleError` too.
-   *
-   * @default {true}
-   */
-  closeOnError?: boolean;
-  /**
-   * Seconds before the first retry after a failed connection.
-   *
-   * @default {1}
-   */
-  retryStart?: number;
-  /**
-   * Most seconds between retries.
-   *
-   * @default {30}
-   */
-  retryMax?: number;
-  /**
-   * What each further failure multiplies the wait by.
-   *
-   * @default {2}
-   */
-  retryFactor?: number;
-  /**
-   * CPython's behaviour while the receiver is down: records emitted after a
-   * failed connection attempt, until a connection succeeds, are dropped
-   * (and counted) instead of queued.
-   *
-   * @default {false}
-   */
-  dropWhileDown?: boolean;
-  /**
-   * Connect with TLS (`true`, or settings). The certificate is verified.
-   *
-   * @default {false}
-   */
-  tls?: boolean | TlsOptions;
-  /**
-   * Milliseconds one connection attempt may take (CPython's `makeSocket`
-   * timeout is 1 s).
-   *
-   * @default {1_000}
-   */
-  connectTimeout?: number;
-  /**
-   * Do the socket I/O in a Worker. Deno polls a busy thread's sockets only
-   * about once every 57 event-loop turns, so a program that logs thousands
-   * of records a turn outruns a socket of its own thread; a Worker's idle
-   * loop writes as soon as the socket can take more. Records go to it
-   * through an 8 MiB shared ring; what a lost connection leaves in the ring
-   * is sent again on the next connection. Used only with the default
-   * `makeSocket`, `makePickle` and `send`, and when the program may read
-   * this module's files (`--allow-read`: Deno's `node:worker_threads`
-   * checks it); otherwise the I/O stays in the handler's thread.
-   *
-   * @default {true}
-   */
-  ioWorker?: boolean;
-}
+export type { SocketHandlerOptions, TlsOptions } from "./_options.ts";
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 /** Most ms the I/O worker may take to start (60-140 ms measured on a loaded machine). */
@@ -141,12 +61,25 @@ function isSocketError(error: unknown): boolean {
  * Unix socket; `--allow-read` of this package's files for the I/O worker
  * (without it, the I/O stays in the program's thread).
  *
- * @example Log to the cookbook's receiver
- * ```ts ignore
+ * @example Log to a receiver
+ * ```ts
  * import { SocketHandler } from "@pysocklog/pysocklog";
+ * import { listen } from "@pysocklog/pysocklog/receiver";
+ * import { equal } from "node:assert/strict";
  *
- * await using handler = new SocketHandler("localhost", 9020);
+ * // A receiver on a free port; the cookbook's on 9020 sees the same records.
+ * await using receiver = await listen({ port: 0 });
+ * const { port } = receiver.addr as Deno.NetAddr;
+ *
+ * const handler = new SocketHandler("127.0.0.1", port);
  * handler.handle({ name: "app", levelname: "INFO", msg: "hello %s", args: ["python"] });
+ * await handler.close(); // flushes first
+ *
+ * for await (const record of receiver) {
+ *   equal(record.msg, "hello python");
+ *   equal(record.levelname, "INFO");
+ *   break;
+ * }
  * ```
  */
 export class SocketHandler extends Handler {

@@ -169,3 +169,175 @@ export class FrameCounter {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** What tests/_receiver_child.ts reports. */
+export interface ChildStatus {
+  stats: import("../receiver.ts").ReceiverStats;
+  rss: number;
+  external: number;
+  heapUsed: number;
+  clients: Record<
+    string,
+    { n: number; first: number; last: number; maxGap: number; maxDelay: number }
+  >;
+}
+
+/** Our receiver in a child process (tests/_receiver_child.ts), to read its RSS. */
+export class ReceiverChild {
+  port = 0;
+  readonly #child: Deno.ChildProcess;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: ReadableStreamDefaultReader<string>;
+  #buf = "";
+
+  private constructor(
+    options: Record<string, unknown>,
+    flags: string[],
+    work: number,
+    cpu?: number,
+  ) {
+    const [cmd, pre] = pinned(Deno.execPath(), cpu);
+    this.#child = new Deno.Command(cmd, {
+      args: [
+        ...pre,
+        "run",
+        "-A",
+        "--v8-flags=--expose-gc",
+        ...flags,
+        new URL("./_receiver_child.ts", import.meta.url).pathname,
+        JSON.stringify(options),
+        String(work),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#stdin = this.#child.stdin.getWriter();
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+  }
+
+  /**
+   * Starts a child receiver with these `listen()` options, its consumer
+   * spending `work` µs on each record, pinned to `cpu` if given.
+   */
+  static async start(
+    options: Record<string, unknown> = {},
+    flags: string[] = [],
+    work = 0,
+    cpu?: number,
+  ): Promise<ReceiverChild> {
+    const c = new ReceiverChild(options, flags, work, cpu);
+    const first = await c.#line();
+    if (!first.startsWith("PORT ")) throw new Error(`child said ${first}`);
+    c.port = Number(first.slice(5));
+    return c;
+  }
+
+  async #line(): Promise<string> {
+    while (!this.#buf.includes("\n")) {
+      const { value, done } = await this.#lines.read();
+      if (done) throw new Error("the receiver child exited");
+      this.#buf += value;
+    }
+    const nl = this.#buf.indexOf("\n");
+    const line = this.#buf.slice(0, nl);
+    this.#buf = this.#buf.slice(nl + 1);
+    return line;
+  }
+
+  async #ask(cmd: string): Promise<ChildStatus> {
+    await this.#stdin.write(new TextEncoder().encode(cmd + "\n"));
+    return JSON.parse(await this.#line());
+  }
+
+  /** Its stats, RSS and per-sender arrivals now. */
+  status(): Promise<ChildStatus> {
+    return this.#ask("status");
+  }
+
+  /** As status(), after a full garbage collection. */
+  gc(): Promise<ChildStatus> {
+    return this.#ask("gc");
+  }
+
+  /** Its peak RSS so far, in bytes (Linux VmHWM). */
+  peakRss(): number {
+    const s = Deno.readTextFileSync(`/proc/${this.#child.pid}/status`);
+    return Number(/VmHWM:\s+(\d+) kB/.exec(s)![1]) * 1024;
+  }
+
+  /** Ends it. */
+  async stop(): Promise<void> {
+    await this.#stdin.close().catch(() => {});
+    const t = setTimeout(() => this.#child.kill("SIGKILL"), 5_000);
+    await this.#child.status;
+    clearTimeout(t);
+    await this.#lines.cancel().catch(() => {});
+  }
+}
+
+/** What tests/_py/steady_sender.py reports. */
+export interface SenderResult {
+  sent: number;
+  failures: number;
+  connects: number;
+  slowest_ms: number;
+}
+
+/**
+ * Runs CPython's SocketHandler (tests/_py/steady_sender.py) against `port`:
+ * records named `name`, one every `intervalMs` (0: flat out) for `seconds`,
+ * pinned to `cpu` if given.
+ */
+export async function pythonSender(
+  port: number,
+  name: string,
+  seconds: number,
+  intervalMs: number,
+  cpu?: number,
+): Promise<SenderResult> {
+  const [cmd, pre] = pinned("python3", cpu);
+  const out = await new Deno.Command(cmd, {
+    args: [
+      ...pre,
+      new URL("./_py/steady_sender.py", import.meta.url).pathname,
+      String(port),
+      name,
+      String(seconds),
+      String(intervalMs),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `steady_sender.py failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** `cmd` run through `taskset -c cpu` when a CPU is given and taskset exists. */
+function pinned(cmd: string, cpu?: number): [string, string[]] {
+  if (cpu === undefined || !hasTaskset()) return [cmd, []];
+  return ["taskset", ["-c", String(cpu), cmd]];
+}
+
+let taskset: boolean | undefined;
+function hasTaskset(): boolean {
+  if (taskset === undefined) {
+    try {
+      taskset = new Deno.Command("taskset", { args: ["-V"], stdout: "null" })
+        .outputSync().success;
+    } catch {
+      taskset = false;
+    }
+  }
+  return taskset;
+}
+
+/** Whether processes can be pinned to one CPU (taskset). */
+export function canPin(): boolean {
+  return hasTaskset();
+}

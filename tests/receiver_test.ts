@@ -5,7 +5,7 @@ import { dumps, makePickle, SocketHandler } from "../mod.ts";
 import { listen, type ReceivedRecord, type Receiver } from "../receiver.ts";
 import { PickleDateTime, PickleObject } from "../pickle/decode.ts";
 import { lengthPrefixed, prng, pyScript, runPython } from "./_helpers.ts";
-import { sleep } from "./_receiver.ts";
+import { ReceiverChild, sleep } from "./_receiver.ts";
 
 /** Collects records from a receiver in the background. */
 function collect(rx: Receiver): ReceivedRecord[] {
@@ -328,4 +328,74 @@ Deno.test("close(): stops accepting and ends the iteration", async () => {
     refused = error instanceof Deno.errors.ConnectionRefused;
   }
   ok(refused);
+});
+
+Deno.test("UDP: datagrams the kernel drops while the receiver is busy are counted (stats.kernelDrops)", async () => {
+  await using rx = await listen({ transport: "udp", port: 0 });
+  const got = collect(rx);
+  const port = (rx.addr as Deno.NetAddr).port;
+  const sender = runPython([pyScript("udp_blast.py"), String(port), "20000"]);
+  // Busy for 1 s: the socket's buffer (208 KiB by default) overflows.
+  const end = Date.now() + 1_000;
+  while (Date.now() < end) {
+    // spin
+  }
+  equal(Number(await sender), 20_000);
+  await until(() => got.length + (rx.stats.kernelDrops ?? 0) >= 20_000, 3000);
+  await sleep(300); // the kernel's count is read at most every 100 ms
+  const s = rx.stats;
+  ok(
+    s.kernelDrops !== null && s.kernelDrops > 0,
+    `kernel drops ${s.kernelDrops}`,
+  );
+  equal(
+    got.length + s.kernelDrops + s.dropped,
+    20_000,
+    "each datagram received or counted",
+  );
+});
+
+Deno.test("UDP through Deno.listenDatagram (--unstable-net): CPython's DatagramHandler records arrive", async () => {
+  // udpPath "listenDatagram" throws where it is not available.
+  const child = await ReceiverChild.start(
+    { transport: "udp", udpPath: "listenDatagram" },
+    ["--unstable-net"],
+  );
+  try {
+    const sent = await pythonSends("udp", String(child.port), 50);
+    let status = await child.status();
+    const n = () => status.clients["py.sender"]?.n ?? 0;
+    for (let i = 0; i < 50 && n() < 50; i++) {
+      await sleep(50);
+      status = await child.status();
+    }
+    equal(n(), sent.length);
+    equal(status.stats.dropped, 0);
+  } finally {
+    await child.stop();
+  }
+});
+
+Deno.test("listen(): limits are checked up front", async () => {
+  const bad: Record<string, unknown>[] = [
+    { maxConnections: 0 },
+    { maxConnections: 1.5 },
+    { maxFrameBytes: -1 },
+    { maxBufferedBytes: Number.NaN },
+    { frameTimeout: 0 },
+    { idleTimeout: -5 },
+    { maxBufferedRecords: "10" },
+    { udpPath: "raw" },
+  ];
+  for (const options of bad) {
+    let error: unknown;
+    try {
+      await (await listen({ port: 0, ...options })).close();
+    } catch (e) {
+      error = e;
+    }
+    ok(error instanceof RangeError, `${JSON.stringify(options)} is refused`);
+  }
+  await (await listen({ port: 0, maxConnections: 1, frameTimeout: Infinity }))
+    .close();
 });

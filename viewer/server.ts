@@ -20,9 +20,13 @@ import {
 import {
   DEFAULT_TCP_LOGGING_PORT,
   DEFAULT_UDP_LOGGING_PORT,
+  RECORD_KEYS,
 } from "../record.ts";
 import { APP_JS, INDEX_HTML, STYLE_CSS } from "./_assets.ts";
 import { renderRecord } from "./_render.ts";
+
+/** What the page takes for standard keys: CPython's, and `message`. */
+const STANDARD_KEYS: readonly string[] = [...RECORD_KEYS, "message"];
 
 /** Default port of the viewer's web page. */
 export const DEFAULT_HTTP_PORT = 9080;
@@ -458,6 +462,7 @@ class ViewerImpl implements Viewer {
             JSON.stringify({
               instance: this.#instance,
               bufferRecords: this.#bufferRecords,
+              standardKeys: STANDARD_KEYS,
             })
           }\n\n`,
         ));

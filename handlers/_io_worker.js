@@ -1,42 +1,39 @@
 // Copyright the pysocklog authors. MIT license.
+// Plain JavaScript, so that starting it type-checks nothing (see _ring.js);
+// the messages it takes and sends are typed in _worker_conn.ts.
 // The socket side of SocketHandler's I/O worker (see _worker_conn.ts): it
 // owns the connection and writes what the handler puts in a shared ring.
 // Its own event loop polls the socket as soon as it is writable, whatever
 // the handler's thread is doing.
 import { parentPort, workerData } from "node:worker_threads";
-import {
-  type ConnectOptions,
-  CTL,
-  type FromWorker,
-  STATE,
-  type ToWorker,
-} from "./_worker_conn.ts";
+import { CTL, STATE } from "./_ring.js";
 
-const sab = (workerData as { sab: SharedArrayBuffer }).sab;
+const sab = workerData.sab;
 const ctl = new Int32Array(sab, 0, CTL.SIZE);
 const ring = new Uint8Array(sab, CTL.SIZE * 4);
 const size = ring.length;
-const port = parentPort!;
+const port = parentPort;
 
-let conn: Deno.Conn | null = null;
+/** @type {Deno.Conn | null} */
+let conn = null;
 let epoch = 0;
 
-function post(message: FromWorker): void {
+function post(message) {
   port.postMessage(message);
 }
 
-function errorOf(e: unknown): { name: string; message: string } {
+function errorOf(e) {
   return e instanceof Error
     ? { name: e.name, message: e.message }
     : { name: "Error", message: String(e) };
 }
 
-async function connect(o: ConnectOptions): Promise<Deno.Conn> {
+async function connect(o) {
   const signal = AbortSignal.timeout(o.connectTimeout);
   if (o.path !== undefined) {
     return await Deno.connect({ transport: "unix", path: o.path });
   }
-  const tcp = await Deno.connect({ hostname: o.host, port: o.port!, signal });
+  const tcp = await Deno.connect({ hostname: o.host, port: o.port, signal });
   tcp.setNoDelay(true); // see socket.ts: Nagle's algorithm lost records at restarts
   if (!o.tls) return tcp;
   const tls = await Deno.startTls(tcp, {
@@ -52,7 +49,7 @@ async function connect(o: ConnectOptions): Promise<Deno.Conn> {
   }
 }
 
-function lose(c: Deno.Conn, ep: number, error: unknown): void {
+function lose(c, ep, error) {
   if (conn !== c || epoch !== ep) return;
   conn = null;
   Atomics.store(ctl, CTL.STATE, STATE.LOST);
@@ -65,7 +62,7 @@ function lose(c: Deno.Conn, ep: number, error: unknown): void {
 }
 
 /** Writes the ring to the connection as long as it is the current one. */
-async function pump(c: Deno.Conn, ep: number): Promise<void> {
+async function pump(c, ep) {
   let tail = 0;
   while (conn === c && epoch === ep) {
     const head = Atomics.load(ctl, CTL.HEAD);
@@ -77,7 +74,7 @@ async function pump(c: Deno.Conn, ep: number): Promise<void> {
     }
     const start = tail % size;
     const n = Math.min((head - tail) >>> 0, size - start);
-    let wrote: number;
+    let wrote;
     try {
       wrote = await c.write(ring.subarray(start, start + n));
     } catch (error) {
@@ -91,9 +88,9 @@ async function pump(c: Deno.Conn, ep: number): Promise<void> {
 }
 
 /** Waits for EOF or an error: the receiver never sends. */
-async function watch(c: Deno.Conn, ep: number): Promise<void> {
+async function watch(c, ep) {
   const buf = new Uint8Array(512);
-  let error: unknown = new Deno.errors.ConnectionReset(
+  let error = new Deno.errors.ConnectionReset(
     "The receiver closed the connection",
   );
   try {
@@ -106,7 +103,7 @@ async function watch(c: Deno.Conn, ep: number): Promise<void> {
   lose(c, ep, error);
 }
 
-port.on("message", async (m: ToWorker) => {
+port.on("message", async (m) => {
   if (m.t === "open") {
     if (conn !== null) {
       try {

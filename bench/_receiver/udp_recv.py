@@ -1,0 +1,34 @@
+"""A CPython UDP receive loop, as the cookbook's UDP receiver: recv, strip
+the 4-byte length, pickle.loads + logging.makeLogRecord ("plain": recv
+only, decoding nothing). Prints "PORT n"; on a line on stdin, prints the
+datagrams received, exits.
+
+usage: udp_recv.py [plain]"""
+import logging
+import os
+import pickle
+import socket
+import sys
+import threading
+
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print("PORT %d" % s.getsockname()[1], flush=True)
+count = [0]
+
+
+def report():
+    sys.stdin.readline()
+    print(count[0], flush=True)
+    os._exit(0)
+
+
+threading.Thread(target=report, daemon=True).start()
+if sys.argv[1:] == ["plain"]:
+    while True:
+        s.recv(65536)
+        count[0] += 1
+while True:
+    data = s.recv(65536)
+    logging.makeLogRecord(pickle.loads(data[4:]))
+    count[0] += 1
