@@ -1,7 +1,10 @@
 // Copyright the pysocklog authors. MIT license.
 /**
  * A pure-TypeScript pickle protocol-2 encoder whose output CPython's
- * `pickle.loads` reads.
+ * `pickle.loads` reads: {@linkcode dumps}, and the value walker it shares
+ * with the record encoder in record/ (containers on an explicit stack,
+ * small ones by recursion). The memo is in _memo.ts, each scalar's opcodes
+ * in _write_scalar.ts.
  *
  * @module
  */
@@ -14,7 +17,17 @@ import {
   PickleFloat as Float,
   tuple,
 } from "./_types.ts";
+import { Memo } from "./_memo.ts";
 import { Writer } from "./_writer.ts";
+import {
+  writeBytes,
+  writeFloat,
+  writeInt,
+  writeLong,
+  writeStr,
+} from "./_write_scalar.ts";
+
+export { Memo, writeFloat, writeStr };
 
 /**
  * The values the encoder maps to a Python type of their own. Anything else
@@ -57,10 +70,7 @@ export const PROTOCOL = 2;
 /** Deepest container a dict key or set item is converted through. */
 const MAX_KEY_DEPTH = 100;
 
-const GLOBAL_CODECS_ENCODE = "_codecs\nencode\n";
-const GLOBAL_BYTES = "__builtin__\nbytes\n";
 const GLOBAL_SET = "__builtin__\nset\n";
-const LATIN1 = "latin1";
 
 // Kinds of container frame on the encoder's explicit stack.
 const LIST = 0;
@@ -89,54 +99,6 @@ interface Frame {
   open: number;
   /** Slot at which the open batch ends. */
   end: number;
-}
-
-/** Entries a memo keeps in a list, looked up by scanning, before a Map. */
-const MEMO_LIST_SIZE = 16;
-
-/**
- * Per-pickle encoder state: the memo, the index of each container written,
- * by identity. Indexes are given in order (the next is `size`). A record's
- * extras hold a few containers: a scan of a short list finds them faster
- * than a Map, which must give every fresh object an identity hash first
- * (~100 ns a container); past {@linkcode MEMO_LIST_SIZE} it is a Map.
- */
-export class Memo {
-  readonly #list: object[] = [];
-  #map: Map<object, number> | null = null;
-
-  /** The number of entries: the index the next one gets. */
-  get size(): number {
-    return this.#map === null ? this.#list.length : this.#map.size;
-  }
-
-  /** The index of `obj`, if it has one. */
-  get(obj: object): number | undefined {
-    if (this.#map !== null) return this.#map.get(obj);
-    const list = this.#list;
-    for (let i = 0; i < list.length; i++) if (list[i] === obj) return i;
-    return undefined;
-  }
-
-  /** Gives `obj` the next index (`size`). */
-  add(obj: object): void {
-    if (this.#map !== null) {
-      this.#map.set(obj, this.#map.size);
-      return;
-    }
-    const list = this.#list;
-    list.push(obj);
-    if (list.length > MEMO_LIST_SIZE) {
-      this.#map = new Map(list.map((o, i) => [o, i]));
-      list.length = 0;
-    }
-  }
-
-  /** Forgets every entry. */
-  clear(): void {
-    this.#list.length = 0;
-    this.#map = null;
-  }
 }
 
 /**
@@ -536,141 +498,3 @@ export function writeScalar(w: Writer, v: unknown): void {
 /** Scalars never touch the memo or the stack: these stay empty. */
 const EMPTY_MEMO: Memo = new Memo();
 const NO_STACK: Frame[] = [];
-
-/** Writes a str (BINUNICODE). */
-export function writeStr(w: Writer, s: string): void {
-  w.byte(op.BINUNICODE);
-  w.lengthPrefixedUtf8(s);
-}
-
-/** Writes a float (BINFLOAT), whatever the number. */
-export function writeFloat(w: Writer, n: number): void {
-  w.byte(op.BINFLOAT);
-  w.float64be(n);
-}
-
-/** A safe integer, in the shortest form CPython itself would use. */
-function writeInt(w: Writer, n: number): void {
-  if (n >= 0 && n < op.BININT1_LIMIT) {
-    w.bytes2(op.BININT1, n);
-  } else if (n >= 0 && n < op.BININT2_LIMIT) {
-    w.byte(op.BININT2);
-    w.uint16le(n);
-  } else if (n >= op.BININT_MIN && n <= op.BININT_MAX) {
-    w.byte(op.BININT);
-    w.int32le(n);
-  } else {
-    writeSafeLong(w, n);
-  }
-}
-
-/**
- * LONG1/LONG4 of a bigint: minimal two's-complement little-endian bytes, as
- * CPython's `encode_long`. A bigint in the safe range takes the number path.
- */
-function writeLong(w: Writer, x: bigint): void {
-  if (x >= -MAX_SAFE_BIG && x <= MAX_SAFE_BIG) {
-    writeSafeLong(w, Number(x));
-    return;
-  }
-  // The magnitude's bytes from its hex digits (one string, no BigInt
-  // arithmetic: each BigInt operation allocates), then negated in place.
-  const neg = x < 0n;
-  const hex = (neg ? -x : x).toString(16);
-  const digits = hex.length;
-  const n = (digits + 1) >> 1;
-  const bytes = longScratch.length > n ? longScratch : new Uint8Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    const at = digits - 2 * i;
-    const lo = hexValue(hex.charCodeAt(at - 1));
-    const hi = at >= 2 ? hexValue(hex.charCodeAt(at - 2)) : 0;
-    bytes[i] = (hi << 4) | lo;
-  }
-  bytes[n] = 0; // room for the sign
-  if (neg) {
-    let carry = 1;
-    for (let i = 0; i <= n; i++) {
-      const b = (~bytes[i] & 0xff) + carry;
-      bytes[i] = b & 0xff;
-      carry = b >> 8;
-    }
-  }
-  writeLongBytes(w, bytes, minimalLength(bytes, n + 1));
-}
-
-/** 2^53 - 1 as a bigint. */
-const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
-const TWO_32 = 2 ** 32;
-/** Scratch bytes of writeLong (a long longer than this gets its own). */
-const longScratch = new Uint8Array(64);
-
-function hexValue(c: number): number {
-  return c <= 0x39 ? c - 0x30 : c - 0x57; // 0-9, a-f
-}
-
-/** LONG1 of a safe integer past 32 bits, from its two 32-bit halves. */
-function writeSafeLong(w: Writer, n: number): void {
-  const hi = Math.floor(n / TWO_32); // exact: |n| < 2^53
-  const lo = n - hi * TWO_32; // 0 .. 2^32 - 1
-  const bytes = longScratch;
-  for (let i = 0, v = lo; i < 4; i++, v = Math.floor(v / 256)) {
-    bytes[i] = v & 0xff;
-  }
-  for (let i = 4, v = hi | 0; i < 8; i++, v >>= 8) bytes[i] = v & 0xff;
-  writeLongBytes(w, bytes, minimalLength(bytes, 8));
-}
-
-/** Drops the top bytes that only repeat the sign, as `encode_long`. */
-function minimalLength(bytes: Uint8Array, n: number): number {
-  while (n > 1) {
-    const top = bytes[n - 1];
-    const sign = bytes[n - 2] & 0x80;
-    if ((top === 0 && sign === 0) || (top === 0xff && sign !== 0)) n--;
-    else break;
-  }
-  return n;
-}
-
-function writeLongBytes(w: Writer, bytes: Uint8Array, n: number): void {
-  if (n <= op.LONG1_MAX_BYTES) {
-    w.bytes2(op.LONG1, n);
-  } else {
-    w.byte(op.LONG4);
-    w.int32le(n);
-  }
-  w.ensure(n);
-  const buf = w.buf;
-  let p = w.pos;
-  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
-  w.pos = p;
-}
-
-/** bytes in CPython's own protocol-2 form: `_codecs.encode(latin1_str, "latin1")`. */
-function writeBytes(w: Writer, b: Uint8Array): void {
-  w.byte(op.GLOBAL);
-  if (b.length === 0) {
-    w.ascii(GLOBAL_BYTES);
-    w.bytes2(op.EMPTY_TUPLE, op.REDUCE);
-    return;
-  }
-  w.ascii(GLOBAL_CODECS_ENCODE);
-  w.byte(op.BINUNICODE);
-  let n = b.length;
-  for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) n++;
-  w.uint32le(n);
-  w.ensure(n);
-  const buf = w.buf;
-  let p = w.pos;
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i];
-    if (c < 0x80) {
-      buf[p++] = c;
-    } else {
-      buf[p++] = 0xc0 | (c >> 6);
-      buf[p++] = 0x80 | (c & 0x3f);
-    }
-  }
-  w.pos = p;
-  writeStr(w, LATIN1);
-  w.bytes2(op.TUPLE2, op.REDUCE);
-}

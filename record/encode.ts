@@ -8,10 +8,19 @@
  * This is the hot path of every handler: a record is a template of ready
  * key bytes between its values (see "The fast path" below); the strings
  * that repeat (logger, source, function, extra keys) are copied from a
- * cache keyed by the string; a partial record is read in one pass. On the
- * varied corpus of bench/_corpus.ts, about 1.1 µs (no extras) to 2.4 µs
- * (0-6 extras) of CPU a record on a loaded 2-core machine, where CPython's
- * C `pickle.dumps(d, 2)` of the finished dict takes 2.6-2.9 µs.
+ * cache keyed by the string. On the varied corpus of bench/_corpus.ts,
+ * about 1.1 µs (no extras) to 2.4 µs (0-6 extras) of CPU a record on a
+ * loaded 2-core machine, where CPython's C `pickle.dumps(d, 2)` of the
+ * finished dict takes 2.6-2.9 µs.
+ *
+ * One cohesive job, over 600 lines: writing a record as its template. The
+ * entries, the two record walks, the template's runs and the runs kept
+ * between records stay in one module because they share constants and
+ * small functions on the hot path: split into four modules, each use of an
+ * imported binding goes through a module cell, and writeFrame and
+ * makePickle took 2-4% more CPU a record (median of 120 interleaved
+ * rounds). A partial record's one-pass read is in record/_partial.ts, the
+ * extra keys and their memo in record/_extras.ts.
  *
  * @module
  */
@@ -20,15 +29,14 @@ import * as op from "../pickle/_opcodes.ts";
 import { BytesCache, Writer } from "../pickle/_writer.ts";
 import {
   acquireWriter,
-  Memo,
+  type Memo,
   PROTOCOL,
   releaseWriter,
   writeFloat,
   writeScalar,
-  writeSmall,
   writeValue,
 } from "../pickle/encode.ts";
-import { keyIndex, RECORD_KEY_SET, RECORD_KEYS } from "./_keys.ts";
+import { keyIndex, RECORD_KEYS } from "./_keys.ts";
 import { writeMessage } from "./_message.ts";
 import { beginFrame, endFrame } from "./frame.ts";
 import {
@@ -38,6 +46,14 @@ import {
   setStandard,
   shell,
 } from "./model.ts";
+import {
+  isScalar,
+  releaseMemo,
+  takeMemo,
+  writeExtra,
+  writeExtras,
+} from "./_extras.ts";
+import { flat, readPartial, writeReadExtras } from "./_partial.ts";
 
 /**
  * The framed bytes CPython's `SocketHandler.makePickle` would send for a
@@ -156,188 +172,6 @@ function writeRecordFrame(
   }
   endFrame(w);
   return true;
-}
-
-// ---- A partial record read in one pass ------------------------------------
-// Records of many shapes (each set of extras is a hidden class of its own)
-// make every named load in setStandard megamorphic: 21 of them cost about
-// 1 µs a record on the varied corpus. One for-in pass instead copies the
-// standard values into `flat` (one shape, so setStandard's loads are
-// monomorphic) and the extras into two arrays, written in the same order.
-
-/** The standard keys of the partial record being written; unset ones undefined. */
-const flat: Record<string, unknown> = {
-  name: undefined,
-  msg: undefined,
-  args: undefined,
-  levelname: undefined,
-  levelno: undefined,
-  pathname: undefined,
-  filename: undefined,
-  module: undefined,
-  exc_info: undefined,
-  exc_text: undefined,
-  stack_info: undefined,
-  lineno: undefined,
-  funcName: undefined,
-  created: undefined,
-  msecs: undefined,
-  relativeCreated: undefined,
-  thread: undefined,
-  threadName: undefined,
-  processName: undefined,
-  process: undefined,
-  taskName: undefined,
-};
-if (Object.keys(flat).join() !== RECORD_KEYS.join()) {
-  throw new Error("flat must list the record keys in order");
-}
-/** The extras of the partial record being written: `extraCount` of them. */
-const extraKeys: string[] = [];
-const extraValues: unknown[] = [];
-let extraCount = 0;
-
-/**
- * Reads a plain partial record into `flat` and the extras. Returns false
- * (and the record is read as it is) for one whose prototype is not
- * Object's (a getter there counts too), or whose extras the general path
- * must order (array-index keys, `__proto__`, a thousand keys).
- */
-function readPartial(init: LogRecordInit): boolean {
-  const proto = Object.getPrototypeOf(init);
-  if (proto !== Object.prototype && proto !== null) return false;
-  const f = flat;
-  f.name = undefined;
-  // Absent, msg is makeLogRecord's "" (setStandard tells absent from
-  // undefined with `in`, and every key is in flat).
-  f.msg = "";
-  f.args = undefined;
-  f.levelname = undefined;
-  f.levelno = undefined;
-  f.pathname = undefined;
-  f.filename = undefined;
-  f.module = undefined;
-  f.exc_info = undefined;
-  f.exc_text = undefined;
-  f.stack_info = undefined;
-  f.lineno = undefined;
-  f.funcName = undefined;
-  f.created = undefined;
-  f.msecs = undefined;
-  f.relativeCreated = undefined;
-  f.thread = undefined;
-  f.threadName = undefined;
-  f.processName = undefined;
-  f.process = undefined;
-  f.taskName = undefined;
-  // for-in lists inherited keys only when Object.prototype has enumerable
-  // ones (polluted): then each key's owner is checked (~10 ns a key).
-  const inherits = proto !== null && hasEnumerable(Object.prototype);
-  let n = 0;
-  for (const key in init) {
-    if (inherits && !Object.hasOwn(init, key)) continue;
-    const v = init[key];
-    // A named store each: `f[key] = v` is a keyed store, megamorphic in key.
-    switch (key) {
-      case "name":
-        f.name = v;
-        continue;
-      case "msg":
-        f.msg = v;
-        continue;
-      case "args":
-        f.args = v;
-        continue;
-      case "levelname":
-        f.levelname = v;
-        continue;
-      case "levelno":
-        f.levelno = v;
-        continue;
-      case "pathname":
-        f.pathname = v;
-        continue;
-      case "filename":
-        f.filename = v;
-        continue;
-      case "module":
-        f.module = v;
-        continue;
-      case "exc_info":
-        f.exc_info = v;
-        continue;
-      case "exc_text":
-        f.exc_text = v;
-        continue;
-      case "stack_info":
-        f.stack_info = v;
-        continue;
-      case "lineno":
-        f.lineno = v;
-        continue;
-      case "funcName":
-        f.funcName = v;
-        continue;
-      case "created":
-        f.created = v;
-        continue;
-      case "msecs":
-        f.msecs = v;
-        continue;
-      case "relativeCreated":
-        f.relativeCreated = v;
-        continue;
-      case "thread":
-        f.thread = v;
-        continue;
-      case "threadName":
-        f.threadName = v;
-        continue;
-      case "processName":
-        f.processName = v;
-        continue;
-      case "process":
-        f.process = v;
-        continue;
-      case "taskName":
-        f.taskName = v;
-        continue;
-      case "message":
-      case "asctime":
-        return false; // makeLogRecord refuses them: the record as it is
-    }
-    if (
-      key === "__proto__" || isIndexKey(key) ||
-      n + STANDARD_KEYS.length >= op.BATCH_SIZE - 1
-    ) return false;
-    extraKeys[n] = key;
-    extraValues[n] = v;
-    n++;
-  }
-  extraCount = n;
-  return true;
-}
-
-/** Whether an object has an enumerable key of its own or inherited. */
-function hasEnumerable(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
-}
-
-/** Writes the extras readPartial read, then forgets them. */
-function writeReadExtras(w: Writer): void {
-  let memo: Memo | null = null;
-  const n = extraCount;
-  try {
-    for (let i = 0; i < n; i++) {
-      // Memo 0 is the record's dict, which no value here can be.
-      memo = writeExtra(w, extraKeys[i], extraValues[i], memo, NOT_A_VALUE);
-    }
-  } finally {
-    for (let i = 0; i < n; i++) extraValues[i] = undefined;
-    extraCount = 0;
-    releaseMemo(memo);
-  }
 }
 
 /**
@@ -644,11 +478,6 @@ function copyWhole(w: Writer, bytes: Uint8Array): void {
 /** Runs longer than this are copied with set. */
 const SET_BYTES = 32;
 
-/** Whether a value is written without the memo (not an object, or null). */
-function isScalar(v: unknown): boolean {
-  return typeof v !== "object" || v === null;
-}
-
 /** Copies ready bytes (short: a loop beats `set`, which costs a call). */
 function seg(w: Writer, bytes: Uint8Array): void {
   const n = bytes.length;
@@ -816,82 +645,6 @@ function writeStandardRecord(
   }
   w.bytes2(op.SETITEMS, op.STOP);
   return true;
-}
-
-/** The extra keys of `init`, as makeLogRecord copies them. */
-function writeExtras(
-  w: Writer,
-  init: Readonly<Record<string, unknown>>,
-): boolean {
-  let memo: Memo | null = null;
-  let n = STANDARD_KEYS.length;
-  for (const key in init) {
-    if (STANDARD_KEY_SET.has(key) || !Object.hasOwn(init, key)) continue;
-    if (
-      key === "__proto__" || key === "message" || key === "asctime" ||
-      isIndexKey(key) || ++n >= op.BATCH_SIZE
-    ) {
-      // The general path (makeLogRecord refuses message and asctime).
-      return false;
-    }
-    // Memo 0 is the record's dict, which no value here can be.
-    memo = writeExtra(w, key, init[key], memo, NOT_A_VALUE);
-  }
-  releaseMemo(memo);
-  return true;
-}
-
-/**
- * Writes an extra key and its value. The memo is made for the first value
- * that is a container, with `dict` (the record's dict) as its entry 0.
- * Returns the memo.
- */
-function writeExtra(
-  w: Writer,
-  key: string,
-  v: unknown,
-  memo: Memo | null,
-  dict: object,
-): Memo | null {
-  w.cachedStr(key);
-  if (isScalar(v)) {
-    writeScalar(w, v);
-    return memo;
-  }
-  memo ??= takeMemo(dict);
-  writeSmall(w, v, memo);
-  return memo;
-}
-
-/** A memo kept for the next record (making one costs about 100 ns). */
-let spareMemo: Memo | null = null;
-
-/** A memo whose entry 0 is `dict`. */
-function takeMemo(dict: object): Memo {
-  const memo = spareMemo ?? new Memo();
-  spareMemo = null;
-  memo.add(dict);
-  return memo;
-}
-
-/** Gives a memo back, emptied (it must not keep the record's values alive). */
-function releaseMemo(memo: Memo | null): void {
-  if (memo === null) return;
-  memo.clear();
-  spareMemo = memo;
-}
-
-const STANDARD_KEY_SET = RECORD_KEY_SET;
-/** Holds memo 0 (the record's dict) in the memo of writeExtras. */
-const NOT_A_VALUE = {};
-/** Largest array index (2^32 - 2). */
-const MAX_INDEX = 4_294_967_294;
-
-/** Whether a key is an array index, which objects list before other keys. */
-function isIndexKey(key: string): boolean {
-  const c = key.charCodeAt(0);
-  if (c < 0x30 || c > 0x39) return false;
-  return /^(?:0|[1-9][0-9]*)$/.test(key) && Number(key) <= MAX_INDEX;
 }
 
 function writeKey(w: Writer, k: number): void {
