@@ -327,7 +327,15 @@ async function scenarioRestarts(sys: System): Promise<Result> {
     await new Promise((r) => setTimeout(r, 50));
     sink = await Sink.start(["--proto", sys.proto, "--port", String(port)]);
   }
-  const s = await sender;
+  let s: Awaited<typeof sender>;
+  try {
+    s = await sender;
+  } catch (error) {
+    // A sender that failed (LogTape's syslog sink, at a restart) must not
+    // leave the last sink running: it kept this script alive after its report.
+    await sink.command("STOP").catch(() => {});
+    throw error;
+  }
   if (s.unavailable) {
     await sink.command("STOP");
     throw new Unavailable(s.unavailable);
@@ -393,9 +401,12 @@ for (const sys of systems) {
   if (sys.unavailable) continue;
   try {
     const sink = await Sink.start(["--proto", sys.proto]);
-    const s = await runSender(sys, sink.port, 0);
-    await sink.command("STOP");
-    if (s.unavailable) sys.unavailable = s.unavailable;
+    try {
+      const s = await runSender(sys, sink.port, 0);
+      if (s.unavailable) sys.unavailable = s.unavailable;
+    } finally {
+      await sink.command("STOP");
+    }
   } catch (error) {
     sys.unavailable = String((error as Error).message);
   }
