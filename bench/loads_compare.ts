@@ -10,16 +10,12 @@
 // that a busy machine slows both alike. Prints median ns per record and the
 // ratio (CPython time / ours: above 1 means we are faster).
 import { loads, makeLogRecord, makePickle } from "../mod.ts";
+import { median } from "./_env.ts";
 
 const PASSES = 5;
 const ROUNDS = 3;
 const N = 100_000;
 const VARIED = 20_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 const unhex = (h: string) =>
   new Uint8Array(h.match(/../g)!.map((b) => parseInt(b, 16)));

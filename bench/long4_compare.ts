@@ -5,16 +5,12 @@
 // prints the median ms of each and the ratio (ours / CPython's; the target
 // is at most 10x). Before the linear reader this frame took 27-31 s.
 import { loads } from "../mod.ts";
+import { median } from "./_env.ts";
 
 const COUNT = 1_600;
 const SIZE = 10_000;
 const ROUNDS = 5;
 const PASSES = 3;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 const path = await Deno.makeTempFile({ suffix: ".pickle" });
 const ours: number[] = [];

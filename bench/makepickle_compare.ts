@@ -31,6 +31,7 @@ import {
   toPythonJson,
 } from "./_corpus.ts";
 import type { LogRecordInit } from "../mod.ts";
+import { commit, loadAverage, median } from "./_env.ts";
 
 function option(name: string, def: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -97,35 +98,6 @@ rows.push({
   records: [makeLogRecord(ONE_RECORD)],
   min: BEST_CASE_RECORDS,
 });
-
-/** The commit measured, where git tells it. */
-async function commit(): Promise<string> {
-  try {
-    const out = await new Deno.Command("git", {
-      args: ["log", "-1", "--format=%h %cs"],
-      cwd: here("."),
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
-  } catch {
-    return "unknown commit";
-  }
-}
-
-/** The 1-minute load average, where Linux tells it. */
-function loadAverage(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
-  } catch {
-    return "unknown";
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 let sink = 0;
 /** ns per record of each round over `row`. */

@@ -17,6 +17,7 @@
 //
 // usage: receiver_compare.ts [--tcp] [--udp] [--runs N] [--senders 1,4]
 import { parseArgs } from "node:util";
+import { median } from "./_env.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -35,10 +36,6 @@ const UDP_RUNS = Math.max(1, Math.min(3, TCP_RUNS));
 const UDP_SECONDS = 2;
 const UDP_RATES = [1_000, 5_000, 10_000, 50_000];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

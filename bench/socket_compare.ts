@@ -32,6 +32,7 @@
 
 import { runJsonProcess } from "./_compare/_sender.ts";
 import { makeCorpus, toPythonJson } from "./_corpus.ts";
+import { commit, loadAverage, median } from "./_env.ts";
 
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);
@@ -355,35 +356,6 @@ async function run(c: Case): Promise<Run> {
     rssStartKb: s.rssStartKb,
     bytesPerRecord: sink.bytes / Math.max(1, sink.frames),
   };
-}
-
-/** The commit measured, where git tells it. */
-async function commit(): Promise<string> {
-  try {
-    const out = await new Deno.Command("git", {
-      args: ["log", "-1", "--format=%h %cs"],
-      cwd: here("."),
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
-  } catch {
-    return "unknown commit";
-  }
-}
-
-/** The 1-minute load average, where Linux tells it. */
-function loadAverage(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
-  } catch {
-    return "unknown";
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** The run whose records/s is the median one. */

@@ -1,0 +1,33 @@
+// Copyright the pysocklog authors. MIT license.
+// What every benchmark reports with its figures: the median it takes, the
+// commit it measured, and how loaded the machine was.
+
+/** The middle value (the upper one of an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** The commit measured, where git tells it. */
+export async function commit(): Promise<string> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["log", "-1", "--format=%h %cs"],
+      cwd: new URL(".", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout).trim() || "unknown commit";
+  } catch {
+    return "unknown commit";
+  }
+}
+
+/** The 1-minute load average, where Linux tells it. */
+export function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "unknown";
+  }
+}
