@@ -57,10 +57,7 @@ dgram.handle({
 
 let received = 0;
 for await (const record of tcp) {
-  print(formatRecord(record, { color }));
-  if (typeof record.sql === "string") {
-    print(`    extra: sql=${record.sql} rows=${record.rows}`);
-  }
+  print(formatRecord(record, { color })); // extras show as key=value
   if (++received === 3) break;
 }
 for await (const record of udp) {
