@@ -179,6 +179,7 @@ export class ReceiverImpl implements Receiver {
   get stats(): Readonly<ReceiverStats> {
     return {
       ...this.#stats,
+      dropped: this.#stats.dropped + (this.#udp?.dropped() ?? 0),
       openConnections: this.#conns.size,
       bufferedBytes: this.#budget.used,
       kernelDrops: this.#udp?.kernelDrops() ?? null,

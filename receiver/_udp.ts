@@ -8,9 +8,12 @@
 // receive() at a time and a fresh buffer each 53%; with its own buffer 94%;
 // with RECEIVES_IN_FLIGHT receives in flight 99%. Neither path can raise the
 // socket buffer (208 KiB here): node:dgram ignores recvBufferSize and
-// listenDatagram has no such option, so draining fast is the lever.
+// listenDatagram has no such option, so draining fast is the lever. The
+// socket therefore lives in a Worker (_udp_worker.js) whose event loop does
+// nothing else, where one can be made; the receiver's thread gets batches.
 
 import dgram from "node:dgram";
+import { Worker } from "node:worker_threads";
 
 /** Receives kept in flight on a `Deno.listenDatagram` socket. */
 const RECEIVES_IN_FLIGHT = 8;
@@ -19,6 +22,12 @@ const MAX_DATAGRAM = 65_536;
 /** The kernel's drop count is read at most this often. */
 const DROPS_READ_INTERVAL_MS = 100;
 
+/** Bytes of a datagram's header in a worker's batch (see _udp_worker.js). */
+const HEADER_BYTES = 8;
+/** Slots of the array shared with the worker: bytes posted and not yet
+ * taken, datagrams the worker dropped. */
+const SHARED_SLOTS = 2;
+
 /** Which receive path a UDP receiver uses. */
 export type UdpPath = "listenDatagram" | "node:dgram";
 
@@ -26,8 +35,12 @@ export type UdpPath = "listenDatagram" | "node:dgram";
 export interface UdpSocket {
   readonly addr: Deno.NetAddr;
   readonly path: UdpPath;
+  /** Whether the socket lives in a Worker. */
+  readonly worker: boolean;
   /** Datagrams the kernel dropped for this socket (its receive buffer was full), or null where unknown. */
   kernelDrops(): number | null;
+  /** Datagrams dropped before reaching `onDatagram` (the worker's hand-over was full). */
+  dropped(): number;
   /** Keeps the program alive while the consumer waits (node:dgram only). */
   ref(): void;
   /** Lets the program end while nobody waits (node:dgram only). */
@@ -53,6 +66,7 @@ type ListenDatagram = (options: {
  * @param port Port to bind; 0 picks one.
  * @param onDatagram Called for each datagram.
  * @param path Force a receive path (default: listenDatagram when usable).
+ * @param worker Receive in a Worker (default: when one can be made).
  * @returns The socket.
  * @throws {TypeError} when `path` is "listenDatagram" and it is not available.
  */
@@ -61,10 +75,17 @@ export async function bindUdp(
   port: number,
   onDatagram: (data: Uint8Array, from: Deno.NetAddr) => void,
   path?: UdpPath,
+  worker: boolean = canUseUdpWorker(),
 ): Promise<UdpSocket> {
   const listenDatagram =
     (Deno as unknown as { listenDatagram?: ListenDatagram })
       .listenDatagram;
+  if (path === "listenDatagram" && typeof listenDatagram !== "function") {
+    throw new TypeError(
+      'udpPath "listenDatagram" needs Deno.listenDatagram: run with --unstable-net',
+    );
+  }
+  if (worker) return await bindWorker(hostname, port, onDatagram, path);
   if (path !== "node:dgram" && typeof listenDatagram === "function") {
     return bindDeno(listenDatagram, hostname, port, onDatagram);
   }
@@ -106,7 +127,9 @@ function bindDeno(
   return {
     addr: { transport: "udp", hostname: addr.hostname, port: addr.port },
     path: "listenDatagram",
+    worker: false,
     kernelDrops: drops,
+    dropped: () => 0,
     ref() {},
     unref() {},
     async close() {
@@ -155,7 +178,9 @@ function bindNode(
       resolve({
         addr,
         path: "node:dgram",
+        worker: false,
         kernelDrops: drops,
+        dropped: () => 0,
         ref: () => sock.ref(),
         unref: () => sock.unref(),
         close() {
@@ -171,6 +196,123 @@ function bindNode(
           });
         },
       });
+    });
+  });
+}
+
+const WORKER_URL = new URL("./_udp_worker.js", import.meta.url);
+
+/**
+ * Whether a receive worker can be made here without asking: the module is a
+ * local file this program may read (Deno's `node:worker_threads` checks
+ * `--allow-read` for it) and `SharedArrayBuffer` exists.
+ */
+export function canUseUdpWorker(): boolean {
+  try {
+    if (WORKER_URL.protocol !== "file:") return false;
+    if (typeof SharedArrayBuffer !== "function") return false;
+    return Deno.permissions.querySync({ name: "read", path: WORKER_URL })
+      .state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/** Messages from the worker. */
+type FromWorker =
+  | { t: "bound"; path: UdpPath; hostname: string; port: number }
+  | { t: "error"; error: { name: string; message: string; code?: string } }
+  | { t: "batch"; buf: ArrayBuffer; used: number; hosts: string[] }
+  | { t: "closed" };
+
+function toError(e: { name: string; message: string; code?: string }): Error {
+  const Class = (Deno.errors as unknown as Record<string, ErrorConstructor>)[
+    e.name
+  ];
+  const error = typeof Class === "function"
+    ? new Class(e.message)
+    : new Error(e.message);
+  if (typeof Class !== "function") error.name = e.name;
+  if (e.code !== undefined) (error as { code?: string }).code = e.code;
+  return error;
+}
+
+function bindWorker(
+  hostname: string,
+  port: number,
+  onDatagram: (data: Uint8Array, from: Deno.NetAddr) => void,
+  path: UdpPath | undefined,
+): Promise<UdpSocket> {
+  const sab = new SharedArrayBuffer(SHARED_SLOTS * 4);
+  const shared = new Int32Array(sab);
+  const worker = new Worker(WORKER_URL, {
+    workerData: { hostname, port, path, sab },
+  });
+  // Referenced while binding and closing (something awaits it); else only
+  // while a consumer waits, like a Deno listener.
+  let onClosed = () => {};
+  let closing: Promise<void> | null = null;
+  return new Promise((resolve, reject) => {
+    worker.on("error", (e: unknown) => {
+      reject(e instanceof Error ? e : new Error(String(e)));
+      onClosed();
+    });
+    worker.on("message", (m: FromWorker) => {
+      if (m.t === "batch") {
+        const bytes = new Uint8Array(m.buf, 0, m.used);
+        const view = new DataView(m.buf);
+        for (let at = 0; at < m.used;) {
+          const n = view.getUint32(at);
+          const addr: Deno.NetAddr = {
+            transport: "udp",
+            hostname: m.hosts[view.getUint16(at + 6)],
+            port: view.getUint16(at + 4),
+          };
+          const start = at + HEADER_BYTES;
+          at = start + n;
+          try {
+            onDatagram(bytes.subarray(start, at), addr);
+          } catch {
+            // the receiver's own errors are its to report
+          }
+        }
+        Atomics.sub(shared, 0, m.used);
+      } else if (m.t === "bound") {
+        const addr: Deno.NetAddr = {
+          transport: "udp",
+          hostname: m.hostname,
+          port: m.port,
+        };
+        const drops = kernelDropsReader(addr);
+        worker.unref();
+        resolve({
+          addr,
+          path: m.path,
+          worker: true,
+          kernelDrops: drops,
+          dropped: () => Atomics.load(shared, 1),
+          ref: () => worker.ref(),
+          unref: () => worker.unref(),
+          close() {
+            if (closing !== null) return closing;
+            drops(true);
+            closing = new Promise<void>((done) => {
+              onClosed = () => {
+                void worker.terminate();
+                done();
+              };
+              worker.ref();
+              worker.postMessage({ t: "close" });
+            });
+            return closing;
+          },
+        });
+      } else if (m.t === "error") {
+        reject(toError(m.error));
+        void worker.terminate();
+      } else if (m.t === "closed") {
+        onClosed();
+      }
     });
   });
 }
