@@ -255,6 +255,7 @@ function bindWorker(
   return new Promise((resolve, reject) => {
     worker.on("error", (e: unknown) => {
       reject(e instanceof Error ? e : new Error(String(e)));
+      worker.unref();
       onClosed();
     });
     worker.on("message", (m: FromWorker) => {
@@ -309,6 +310,7 @@ function bindWorker(
         });
       } else if (m.t === "error") {
         reject(toError(m.error));
+        worker.unref();
         void worker.terminate();
       } else if (m.t === "closed") {
         onClosed();

@@ -115,3 +115,55 @@ Deno.test("UDP worker: an idle receiver does not keep the program alive; close()
     }
   }
 });
+
+Deno.test("UDP: without --allow-read the receiver's thread receives; a failed bind is refused with its error", async () => {
+  const receiver = new URL("../receiver.ts", import.meta.url).href;
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import { listen } from "${receiver}";
+       const rx = await listen({ transport: "udp", port: 0 });
+       const port = (rx.addr as Deno.NetAddr).port;
+       let name = "none";
+       if (Deno.args[0] === "twice") try { await listen({ transport: "udp", port }); } catch (e) { name = (e as Error).name; }
+       const got = (async () => { for await (const r of rx) return r.msg; })();
+       const { createSocket } = await import("node:dgram");
+       const tx = createSocket("udp4");
+       tx.send(new Uint8Array([0, 0, 0, 1, 0x2e]), port, "127.0.0.1", () => tx.close());
+       await new Promise((r) => setTimeout(r, 300));
+       console.log(name, rx.stats.dropped + rx.stats.records);
+       void got;
+       await rx.close();`,
+    );
+    // A failed bind on the receiver's thread (node:dgram) still holds the
+    // program, as before the worker: not tested here.
+    for (
+      const [flags, expect] of [
+        [["--allow-net"], /^none 1$/],
+        [["-A"], /^Error 1$/],
+        [["-A", "--unstable-net"], /^AddrInUse 1$/],
+      ] as const
+    ) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...flags,
+          script,
+          flags.length > 1 || flags[0] === "-A" ? "twice" : "once",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(10_000),
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) +
+        new TextDecoder().decode(out.stderr);
+      ok(
+        out.success && expect.test(new TextDecoder().decode(out.stdout).trim()),
+        `${flags}: ${text}`,
+      );
+    }
+  } finally {
+    await Deno.remove(script);
+  }
+});
