@@ -66,3 +66,27 @@ export function prng(seed: number): () => number {
 export function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * The local modules of a worker's module graph, asserting they are all plain
+ * JavaScript: a TypeScript module there is type-checked each time a worker
+ * starts cold under `deno test` (8 handlers: 5.9 s instead of 0.4 s).
+ */
+export async function plainJsGraph(worker: URL): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", worker.href],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: { specifier: string; mediaType?: string }[];
+  };
+  const local = info.modules.filter((m) => m.specifier.startsWith("file:"));
+  const typed = local.filter((m) => m.mediaType !== "JavaScript");
+  if (typed.length > 0) {
+    throw new Error(
+      `not plain JavaScript: ${typed.map((m) => m.specifier).join(", ")}`,
+    );
+  }
+  return local.map((m) => m.specifier);
+}
