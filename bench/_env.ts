@@ -31,3 +31,22 @@ export function loadAverage(): string {
     return "unknown";
   }
 }
+
+/** The CPU's model name, where Linux tells it. */
+export const cpuModel: string = (() => {
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(
+      Deno.readTextFileSync("/proc/cpuinfo"),
+    );
+    return m ? m[1].trim() : "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+})();
+
+/** CPython's version, as `python3 --version` prints it. */
+export async function pythonVersion(): Promise<string> {
+  const out = await new Deno.Command("python3", { args: ["--version"] })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim();
+}

@@ -31,7 +31,13 @@ import {
   toPythonJson,
 } from "./_corpus.ts";
 import type { LogRecordInit } from "../mod.ts";
-import { commit, loadAverage, median } from "./_env.ts";
+import {
+  commit,
+  cpuModel,
+  loadAverage,
+  median,
+  pythonVersion,
+} from "./_env.ts";
 
 function option(name: string, def: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -203,19 +209,7 @@ function ratio(theirs: number[], mine: number[]): string {
   return r >= 1 ? `${fmt(r, 2)}× faster` : `${fmt(1 / r, 2)}× slower`;
 }
 
-const cpuModel = (() => {
-  try {
-    const m = /model name\s*:\s*(.*)/.exec(
-      Deno.readTextFileSync("/proc/cpuinfo"),
-    );
-    return m ? m[1].trim() : "unknown CPU";
-  } catch {
-    return "unknown CPU";
-  }
-})();
-const pyVersion = new TextDecoder().decode(
-  (await new Deno.Command("python3", { args: ["--version"] }).output()).stdout,
-).trim();
+const pyVersion = await pythonVersion();
 
 const lines: string[] = [];
 lines.push("# makePickle against CPython, per record");

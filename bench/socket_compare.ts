@@ -32,7 +32,13 @@
 
 import { runJsonProcess } from "./_compare/_sender.ts";
 import { makeCorpus, toPythonJson } from "./_corpus.ts";
-import { commit, loadAverage, median } from "./_env.ts";
+import {
+  commit,
+  cpuModel,
+  loadAverage,
+  median,
+  pythonVersion,
+} from "./_env.ts";
 
 function arg(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);
@@ -417,19 +423,7 @@ await Deno.remove(corpusDir, { recursive: true });
 
 const mb = (kb: number) => fmt(kb / 1024);
 const us = (ns: number) => fmt(ns / 1000, 1);
-const cpuModel = (() => {
-  try {
-    const m = /model name\s*:\s*(.*)/.exec(
-      Deno.readTextFileSync("/proc/cpuinfo"),
-    );
-    return m ? m[1].trim() : "unknown CPU";
-  } catch {
-    return "unknown CPU";
-  }
-})();
-const pyVersion = new TextDecoder().decode(
-  (await new Deno.Command("python3", { args: ["--version"] }).output()).stdout,
-).trim();
+const pyVersion = await pythonVersion();
 
 const lines: string[] = [];
 lines.push(
