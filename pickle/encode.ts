@@ -449,8 +449,8 @@ export function writeSmall(
     const o = v as Record<string, unknown>;
     for (let i = 0; i < n; i++) {
       const key = keys[i];
-      w.byte(op.BINUNICODE);
-      w.lengthPrefixedUtf8(key);
+      // Keys repeat from record to record: their ready bytes.
+      w.cachedStr(key);
       writeSmall(w, o[key], memo, depth + 1);
     }
     w.byte(n > 1 ? op.SETITEMS : op.SETITEM);
