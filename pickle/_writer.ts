@@ -168,6 +168,41 @@ function wideUtf8At(buf: Uint8Array, s: string, at: number): number {
 }
 
 /**
+ * Writes `s` from its code unit `i` on as UTF-8 (lone surrogates as
+ * surrogatepass does) at `p`; returns the position after it.
+ */
+function utf8Tail(buf: Uint8Array, s: string, i: number, p: number): number {
+  const len = s.length;
+  for (; i < len; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      buf[p++] = c;
+    } else if (c < 0x800) {
+      buf[p++] = 0xc0 | (c >> 6);
+      buf[p++] = 0x80 | (c & 0x3f);
+    } else {
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          i++;
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          buf[p++] = 0xf0 | (c >> 18);
+          buf[p++] = 0x80 | ((c >> 12) & 0x3f);
+          buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+          buf[p++] = 0x80 | (c & 0x3f);
+          continue;
+        }
+      }
+      // BMP character, or a lone surrogate written as surrogatepass does.
+      buf[p++] = 0xe0 | (c >> 12);
+      buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+      buf[p++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return p;
+}
+
+/**
  * An output buffer that hands out its results as views of a slab. The
  * result being written is `buf[start..pos]`; {@linkcode Writer.take} returns
  * it and the next result starts after it, so a view handed out is never
@@ -271,7 +306,12 @@ export class Writer {
     } else if (isWide(s)) {
       n = wideUtf8At(this.buf, s, start) - start;
     } else if (s.isWellFormed()) {
-      n = textEncoder.encodeInto(s, this.buf.subarray(start)).written;
+      // `| 0`: written comes as a double, and one double stored in pos
+      // turned the Writer's pos and start into double fields for good (V8
+      // field generalization, seen with --trace-generalization): every
+      // later record then paid for it (one record encoded after the
+      // corpus's first exc_text: 0.78 -> 0.69 µs; the corpus 6% faster).
+      n = textEncoder.encodeInto(s, this.buf.subarray(start)).written | 0;
     } else {
       n = this.utf8At(s, start) - start;
     }
@@ -286,34 +326,15 @@ export class Writer {
    * three bytes per code unit. Returns the position after it.
    */
   utf8At(s: string, at: number): number {
+    // ASCII in a loop of its own, the rest in utf8Tail (one record after
+    // the corpus: ~3% less CPU).
     const buf = this.buf;
     let p = at;
     const len = s.length;
     for (let i = 0; i < len; i++) {
-      let c = s.charCodeAt(i);
-      if (c < 0x80) {
-        buf[p++] = c;
-      } else if (c < 0x800) {
-        buf[p++] = 0xc0 | (c >> 6);
-        buf[p++] = 0x80 | (c & 0x3f);
-      } else {
-        if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
-          const d = s.charCodeAt(i + 1);
-          if (d >= 0xdc00 && d <= 0xdfff) {
-            i++;
-            c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-            buf[p++] = 0xf0 | (c >> 18);
-            buf[p++] = 0x80 | ((c >> 12) & 0x3f);
-            buf[p++] = 0x80 | ((c >> 6) & 0x3f);
-            buf[p++] = 0x80 | (c & 0x3f);
-            continue;
-          }
-        }
-        // BMP character, or a lone surrogate written as surrogatepass does.
-        buf[p++] = 0xe0 | (c >> 12);
-        buf[p++] = 0x80 | ((c >> 6) & 0x3f);
-        buf[p++] = 0x80 | (c & 0x3f);
-      }
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return utf8Tail(buf, s, i, p);
+      buf[p++] = c;
     }
     return p;
   }
