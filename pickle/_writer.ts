@@ -171,7 +171,12 @@ function wideUtf8At(buf: Uint8Array, s: string, at: number): number {
  * Writes `s` from its code unit `i` on as UTF-8 (lone surrogates as
  * surrogatepass does) at `p`; returns the position after it.
  */
-function utf8Tail(buf: Uint8Array, s: string, i: number, p: number): number {
+export function utf8Tail(
+  buf: Uint8Array,
+  s: string,
+  i: number,
+  p: number,
+): number {
   const len = s.length;
   for (; i < len; i++) {
     let c = s.charCodeAt(i);

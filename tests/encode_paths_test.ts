@@ -98,6 +98,34 @@ Deno.test("filename and module derived from pathname, kept or not, as makeLogRec
   assertReference(records);
 });
 
+/** Texts around the message writer's switch points: ASCII, then not. */
+const TEXTS = [
+  "",
+  "a",
+  "x".repeat(255),
+  "x".repeat(256),
+  "x".repeat(257),
+  "\u00e9" + "x".repeat(40),
+  "x".repeat(40) + "\u00e9",
+  "x".repeat(20) + "\u4e2d" + "y".repeat(20),
+  "\ud83d\ude00 smile",
+  "end \ud83d",
+  "\udc00 start",
+  "x".repeat(255) + "\u4e2d",
+  "\u4e2d".repeat(300),
+];
+
+Deno.test("messages and %s arguments, ASCII or not, match the reference", () => {
+  const records: LogRecordInit[] = [];
+  for (const t of TEXTS) {
+    records.push({ ...base, msg: t, args: undefined });
+    records.push({ ...base, msg: "a %s b", args: [t] });
+    records.push({ ...base, msg: "%s%s", args: [t, t] });
+    records.push({ ...base, msg: t + " %s", args: ["\u4e2d" + t] });
+  }
+  assertReference(records);
+});
+
 /** Object keys the string cache must write as BINUNICODE writes them. */
 const KEYS = [
   "",
