@@ -3,8 +3,9 @@
 // them) and the one memo their container values share.
 
 import * as op from "../pickle/_opcodes.ts";
-import type { Writer } from "../pickle/_writer.ts";
-import { Memo, writeScalar, writeSmall } from "../pickle/encode.ts";
+import { utf8Tail, type Writer } from "../pickle/_writer.ts";
+import { Memo, writeFloat, writeScalar, writeSmall } from "../pickle/encode.ts";
+import { writeInt } from "../pickle/_write_scalar.ts";
 import { RECORD_KEY_SET, RECORD_KEYS } from "./_keys.ts";
 
 /** Whether a value is written without the memo (not an object, or null). */
@@ -48,13 +49,66 @@ export function writeExtra(
   dict: object,
 ): Memo | null {
   w.cachedStr(key);
-  if (isScalar(v)) {
-    writeScalar(w, v);
-    return memo;
+  switch (typeof v) {
+    case "string":
+      writeText(w, v);
+      return memo;
+    case "number":
+      if (Number.isSafeInteger(v) && !Object.is(v, -0)) writeInt(w, v);
+      else writeFloat(w, v);
+      return memo;
+    case "boolean":
+      w.byte(v ? op.NEWTRUE : op.NEWFALSE);
+      return memo;
+    case "object":
+      if (v === null) {
+        w.byte(op.NONE);
+        return memo;
+      }
+      break;
+    default:
+      writeScalar(w, v);
+      return memo;
   }
   memo ??= takeMemo(dict);
   writeSmall(w, v, memo);
   return memo;
+}
+
+/** Most code units writeText copies itself (longer: lengthPrefixedUtf8). */
+const MAX_TEXT_UNITS = 256;
+
+/**
+ * An extra's str (BINUNICODE): ASCII copied here, the rest from the first
+ * other code unit by utf8Tail, long text by Writer.lengthPrefixedUtf8. The
+ * extras' scalars have this switch of their own, not the generic writer's
+ * `put`, whose type feedback is every value the encoder writes.
+ */
+function writeText(w: Writer, s: string): void {
+  const len = s.length;
+  if (len > MAX_TEXT_UNITS) {
+    w.byte(op.BINUNICODE);
+    w.lengthPrefixedUtf8(s);
+    return;
+  }
+  w.ensure(5 + 3 * len);
+  const buf = w.buf;
+  const start = w.pos;
+  let p = start + 5;
+  let i = 0;
+  for (; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) break;
+    buf[p++] = c;
+  }
+  if (i < len) p = utf8Tail(buf, s, i, p);
+  const n = p - start - 5;
+  buf[start] = op.BINUNICODE;
+  buf[start + 1] = n & 0xff;
+  buf[start + 2] = (n >>> 8) & 0xff;
+  buf[start + 3] = 0;
+  buf[start + 4] = 0;
+  w.pos = p;
 }
 
 /** A memo kept for the next record (making one costs about 100 ns). */

@@ -126,6 +126,40 @@ Deno.test("messages and %s arguments, ASCII or not, match the reference", () => 
   assertReference(records);
 });
 
+Deno.test("extras of every scalar kind match the reference", () => {
+  const values: unknown[] = [
+    ...TEXTS,
+    0,
+    -0,
+    1,
+    255,
+    256,
+    65535,
+    65536,
+    -1,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    2 ** 31,
+    -(2 ** 31) - 1,
+    2 ** 53 - 1,
+    2 ** 53,
+    -(2 ** 53),
+    0.5,
+    NaN,
+    Infinity,
+    -Infinity,
+    true,
+    false,
+    null,
+    undefined,
+    0n,
+    -(2n ** 70n),
+    Symbol("s"),
+    () => 1,
+  ];
+  assertReference(values.map((v) => ({ ...base, a: v, b: [v], c: { v } })));
+});
+
 /** Object keys the string cache must write as BINUNICODE writes them. */
 const KEYS = [
   "",
