@@ -3,8 +3,14 @@
 // them) and the one memo their container values share.
 
 import * as op from "../pickle/_opcodes.ts";
-import { utf8Tail, type Writer } from "../pickle/_writer.ts";
-import { Memo, writeFloat, writeScalar, writeSmall } from "../pickle/encode.ts";
+import type { Writer } from "../pickle/_writer.ts";
+import {
+  Memo,
+  writeFloat,
+  writeScalar,
+  writeSmall,
+  writeText,
+} from "../pickle/encode.ts";
 import { writeInt } from "../pickle/_write_scalar.ts";
 import { RECORD_KEY_SET, RECORD_KEYS } from "./_keys.ts";
 
@@ -73,42 +79,6 @@ export function writeExtra(
   memo ??= takeMemo(dict);
   writeSmall(w, v, memo);
   return memo;
-}
-
-/** Most code units writeText copies itself (longer: lengthPrefixedUtf8). */
-const MAX_TEXT_UNITS = 256;
-
-/**
- * An extra's str (BINUNICODE): ASCII copied here, the rest from the first
- * other code unit by utf8Tail, long text by Writer.lengthPrefixedUtf8. The
- * extras' scalars have this switch of their own, not the generic writer's
- * `put`, whose type feedback is every value the encoder writes.
- */
-function writeText(w: Writer, s: string): void {
-  const len = s.length;
-  if (len > MAX_TEXT_UNITS) {
-    w.byte(op.BINUNICODE);
-    w.lengthPrefixedUtf8(s);
-    return;
-  }
-  w.ensure(5 + 3 * len);
-  const buf = w.buf;
-  const start = w.pos;
-  let p = start + 5;
-  let i = 0;
-  for (; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) break;
-    buf[p++] = c;
-  }
-  if (i < len) p = utf8Tail(buf, s, i, p);
-  const n = p - start - 5;
-  buf[start] = op.BINUNICODE;
-  buf[start + 1] = n & 0xff;
-  buf[start + 2] = (n >>> 8) & 0xff;
-  buf[start + 3] = 0;
-  buf[start + 4] = 0;
-  w.pos = p;
 }
 
 /** A memo kept for the next record (making one costs about 100 ns). */
