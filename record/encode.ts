@@ -9,9 +9,9 @@
  * key bytes between its values (see "The fast path" below); the strings
  * that repeat (logger, source, function, extra keys) are copied from a
  * cache keyed by the string. On the varied corpus of bench/_corpus.ts,
- * about 1.1 µs (no extras) to 2.4 µs (0-6 extras) of CPU a record on a
- * loaded 2-core machine, where CPython's C `pickle.dumps(d, 2)` of the
- * finished dict takes 2.6-2.9 µs.
+ * about 1.4 µs (no extras) to 2.6 µs (0-6 extras) of CPU a record on a
+ * 2-core machine at load average 8-9, where CPython's C
+ * `pickle.dumps(d, 2)` of the finished dict takes 2.7-3.2 µs.
  *
  * One cohesive job, over 600 lines: writing a record as its template. The
  * entries, the two record walks, the template's runs and the runs kept
@@ -325,11 +325,15 @@ const T_PATHNAME = run(keysBytes(keyIndex("pathname"), keyIndex("pathname")));
 const T_FILENAME = run(keysBytes(keyIndex("filename"), keyIndex("filename")));
 const T_MODULE = run(keysBytes(keyIndex("module"), keyIndex("module")));
 const T_EXC_TEXT = run(keysBytes(keyIndex("exc_info"), keyIndex("exc_text")));
-const T_STACK_INFO = run(keysBytes(keyIndex("stack_info"), keyIndex("stack_info")));
+const T_STACK_INFO = run(
+  keysBytes(keyIndex("stack_info"), keyIndex("stack_info")),
+);
 const T_LINENO = run(keysBytes(keyIndex("lineno"), keyIndex("lineno")));
 const T_FUNCNAME = run(keysBytes(keyIndex("funcName"), keyIndex("funcName")));
 const T_THREAD = run(keysBytes(keyIndex("thread"), keyIndex("thread")));
-const T_THREADNAME = run(keysBytes(keyIndex("threadName"), keyIndex("threadName")));
+const T_THREADNAME = run(
+  keysBytes(keyIndex("threadName"), keyIndex("threadName")),
+);
 const T_PROCESSNAME = run(
   keysBytes(keyIndex("processName"), keyIndex("processName")),
 );
