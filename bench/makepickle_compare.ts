@@ -14,7 +14,9 @@
 //   - CPython's SocketHandler.makePickle(record) (dict copy, getMessage,
 //     pickle.dumps(d, 1), length prefix) on a LogRecord of the same record.
 // CPython also checks that pickle.loads of each of our frames equals its
-// dict, types included ("same records" column).
+// dict, types included ("same records" column). The corpus rows' JSON for
+// CPython is made in a process of its own (bench/_corpus_json.ts): it runs
+// makeLogRecord on every record, which a handler's handle() never does.
 // Median ns per record of ROUNDS rounds, as process CPU time (the lead
 // table: on a shared machine, wall clock also measures the scheduler) and
 // as wall clock; CPython runs in its own process, and the rounds alternate
@@ -74,6 +76,8 @@ interface Row {
   label: string;
   records: LogRecordInit[];
   min: number;
+  /** How a corpus row's records were made (made again for CPython). */
+  corpus?: { category: CorpusCategory; size: number };
 }
 
 const LABELS: Record<CorpusCategory, string> = {
@@ -85,16 +89,16 @@ const LABELS: Record<CorpusCategory, string> = {
   "exceptions": "exc_info Error, 20-frame stack",
 };
 
-const rows: Row[] = CORPUS_CATEGORIES.map((c) => ({
-  id: c,
-  label: LABELS[c],
-  records: makeCorpus({
-    category: c,
-    seed: SEED,
-    size: c === "varied" ? SIZE : Math.max(1, Math.floor(SIZE / 5)),
-  }),
-  min: MIN_RECORDS,
-}));
+const rows: Row[] = CORPUS_CATEGORIES.map((c) => {
+  const size = c === "varied" ? SIZE : Math.max(1, Math.floor(SIZE / 5));
+  return {
+    id: c,
+    label: LABELS[c],
+    records: makeCorpus({ category: c, seed: SEED, size }),
+    min: MIN_RECORDS,
+    corpus: { category: c, size },
+  };
+});
 rows.push({
   id: "one-partial",
   label: "best case: one partial record again and again",
@@ -146,13 +150,58 @@ interface PyRound {
   makePickle: Times;
 }
 
+/** This process's start, as makeLogRecord's relativeCreated counts from it (ms). */
+const START_MS = 1e12 - makeLogRecord({ created: 1e9 }).relativeCreated;
+
+/**
+ * The JSON of another process with relativeCreated and process as this
+ * process's makeLogRecord gives them (relativeCreated by the same float
+ * operations: `created * 1000 - start`), so that CPython compares our
+ * frames with the same dicts.
+ */
+function ownRelativeCreated(text: string): string {
+  type PyFloat = number | { __py__: string; v: string };
+  const items = JSON.parse(text) as { d: Record<string, PyFloat> }[];
+  for (const { d } of items) {
+    const c = d.created;
+    const created = typeof c === "number" ? c : Number(c.v);
+    const rc = created * 1000 - START_MS;
+    d.relativeCreated = Number.isInteger(rc)
+      ? { __py__: "float", v: String(rc) }
+      : rc;
+    d.process = Deno.pid;
+  }
+  return JSON.stringify(items);
+}
+
 const dir = await Deno.makeTempDir({ prefix: "pysocklog_bench_" });
 const pyArgs: string[] = [];
 const oursBytes = new Map<string, number>();
 for (const row of rows) {
   const json = `${dir}/${row.id}.json`;
   const bin = `${dir}/${row.id}.bin`;
-  await Deno.writeTextFile(json, toPythonJson(row.records));
+  if (row.corpus === undefined) {
+    await Deno.writeTextFile(json, toPythonJson(row.records));
+  } else {
+    // In a process of its own (see bench/_corpus_json.ts).
+    const { category, size } = row.corpus;
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-write=${dir}`,
+        here("./_corpus_json.ts"),
+        category,
+        String(SEED),
+        String(size),
+        json,
+      ],
+    }).output();
+    if (!made.success) throw new Error(`_corpus_json.ts failed for ${row.id}`);
+    await Deno.writeTextFile(
+      json,
+      ownRelativeCreated(await Deno.readTextFile(json)),
+    );
+  }
   const frames = row.records.map((r) => makePickle(r));
   const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
   let o = 0;
