@@ -9,8 +9,8 @@
  * key bytes between its values (see "The fast path" below); the strings
  * that repeat (logger, source, function, extra keys) are copied from a
  * cache keyed by the string. On the varied corpus of bench/_corpus.ts,
- * about 1.0-1.4 µs (no extras) to 2.4-2.6 µs (0-6 extras) of CPU a record on a
- * 2-core machine at load average 6-9, where CPython's C
+ * about 1.0-1.4 µs (no extras) to 2.4-2.6 µs (0-6 extras) of CPU a record
+ * on a 2-core machine at load average 6-9, where CPython's C
  * `pickle.dumps(d, 2)` of the finished dict takes 2.7-3.2 µs.
  *
  * One cohesive job, over 600 lines: writing a record as its template. The
