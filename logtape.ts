@@ -49,11 +49,11 @@ import type {
   DatagramHandlerOptions,
 } from "./handlers/datagram.ts";
 import {
-  findCaller,
   type LogRecordDict,
   type LogRecordInit,
   makeLogRecord,
 } from "./record.ts";
+import { findCallerAbove } from "./record/caller.ts";
 import {
   type DatagramAddress,
   datagramHandlerAt,
@@ -216,7 +216,7 @@ export function fromLogTapeRecord(
     init.pathname = where.file;
     init.lineno = where.line;
   } else if (options.caller) {
-    Object.assign(init, findCaller());
+    Object.assign(init, findCallerAbove(fromLogTapeRecord));
   }
   let extra = record.properties;
   const error = extra.error;

@@ -64,7 +64,8 @@ import type {
   DatagramHandler as CoreDatagramHandler,
   DatagramHandlerOptions,
 } from "./handlers/datagram.ts";
-import { findCaller, type LogRecordDict, makeLogRecord } from "./record.ts";
+import { type LogRecordDict, makeLogRecord } from "./record.ts";
+import { findCallerAbove } from "./record/caller.ts";
 import {
   type DatagramAddress,
   datagramHandlerAt,
@@ -154,7 +155,9 @@ function toPython(
     levelno: record.level,
     levelname: record.levelName,
     created: record.datetime,
-    ...(caller ? findCaller() : undefined),
+    ...(caller
+      ? findCallerAbove(CoreHandlerAdapter.prototype.handle)
+      : undefined),
   };
   const args = record.args;
   if (args.length === 0) return makeLogRecord(init);

@@ -71,20 +71,26 @@ function callerPath(file: string): string | null {
 /** Frames kept while looking for the caller past a first, short look. */
 const STACK_LIMIT = 40;
 /**
- * Frames of the first look: how deep the caller was last time, plus one.
- * Each frame Deno hands to `prepareStackTrace` costs about 0.4 µs, so
- * the first look takes no more than it needs; a deeper caller costs a
- * second look.
+ * Frames of the first look, per entry point: how many it took last time.
+ * Deno wraps each frame it hands to `prepareStackTrace` (about 0.4 µs a
+ * frame), so the first look takes no more than it needs; a deeper caller
+ * costs a second look. Starts at 1: the frame just past the entry point.
  */
-let firstLook = 4;
+const firstLooks = new Map<AnyFunction, number>();
+/** Most entry points firstLooks holds (they are the logging code's own). */
+const MAX_ENTRIES = 64;
+
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
 
 /**
  * Finds the caller of the logging call: the first stack frame that is not
  * in this package, in @std/log or in LogTape (or in a file for which
- * `isLibraryFile` says true). Costs a stack capture: a few microseconds (see
- * `bench/caller_bench.ts`; most of it is Deno's: capturing the stack,
- * wrapping its frames and mapping the line through the source map), which
- * is why handlers only do it when asked (`caller: true`).
+ * `isLibraryFile` says true). Costs a stack capture: about 4 µs (see
+ * `bench/caller_bench.ts`; nearly all of it Deno's: capturing the stack,
+ * wrapping the frame for `Error.prepareStackTrace` and mapping its line
+ * through the source map), which is why handlers only do it when asked
+ * (`caller: true`).
  *
  * @example Where was I called from?
  * ```ts
@@ -103,27 +109,69 @@ let firstLook = 4;
 export function findCaller(
   isLibraryFile?: (file: string) => boolean,
 ): CallerInfo | undefined {
+  return findCallerAbove(findCaller, isLibraryFile);
+}
+
+/**
+ * {@linkcode findCaller} from a logging entry point that is on the stack:
+ * the frames up to and including the innermost call of `entry` are never
+ * captured (nor wrapped by Deno), so the first frame looked at is usually
+ * the caller's. Gives what `findCaller` gives from the same place. Falls
+ * back to looking past this function's own frame when `entry` is not on
+ * the stack. (Internal: not exported from mod.ts.)
+ *
+ * @param entry The logging code's outermost function known to be on the stack.
+ * @param isLibraryFile Tells which further files are logging code to skip.
+ * @returns The caller, or `undefined` when the stack holds only library frames.
+ */
+export function findCallerAbove(
+  entry: AnyFunction,
+  isLibraryFile?: (file: string) => boolean,
+): CallerInfo | undefined {
   const E = Error as ErrorWithHooks;
   const limit = E.stackTraceLimit;
   const prepare = E.prepareStackTrace;
   E.prepareStackTrace = keepCallSites;
   try {
-    const look = firstLook;
+    const look = firstLooks.get(entry) ?? 1;
     E.stackTraceLimit = look;
     const holder: { stack?: unknown } = {};
-    Error.captureStackTrace(holder, findCaller);
+    Error.captureStackTrace(holder, entry);
     let sites = holder.stack;
-    if (typeof sites === "string") return fromStackText(sites, isLibraryFile);
-    if (!Array.isArray(sites)) return undefined;
-    let found = callerOf(sites as CallSite[], isLibraryFile);
-    if (found === undefined && sites.length >= look) {
-      // Deeper than the first look: look again, all the way.
+    if (typeof sites === "string") {
+      // No prepareStackTrace call (another runtime): read the text, all of it.
       E.stackTraceLimit = STACK_LIMIT;
       const again: { stack?: unknown } = {};
-      Error.captureStackTrace(again, findCaller);
+      Error.captureStackTrace(again, findCallerAbove);
+      const text = again.stack;
+      return typeof text === "string"
+        ? fromStackText(text, isLibraryFile)
+        : undefined;
+    }
+    if (!Array.isArray(sites)) return undefined;
+    let depth = -1;
+    if (sites.length > 0) {
+      depth = callerIndex(sites as CallSite[], isLibraryFile);
+      if (depth < 0 && sites.length < look) return undefined; // the stack ended
+    }
+    if (depth < 0) {
+      // Deeper than the first look, or `entry` is not on the stack: look
+      // again, all the way.
+      E.stackTraceLimit = STACK_LIMIT;
+      const again: { stack?: unknown } = {};
+      Error.captureStackTrace(
+        again,
+        sites.length > 0 ? entry : findCallerAbove,
+      );
       sites = again.stack;
       if (!Array.isArray(sites)) return undefined;
-      found = callerOf(sites as CallSite[], isLibraryFile);
+      depth = callerIndex(sites as CallSite[], isLibraryFile);
+      if (depth < 0) return undefined;
+    }
+    const found = callerAt((sites as CallSite[])[depth]);
+    if (depth + 1 !== look) {
+      if (firstLooks.size >= MAX_ENTRIES) firstLooks.clear();
+      firstLooks.set(entry, Math.min(depth + 1, STACK_LIMIT));
     }
     return found;
   } finally {
@@ -132,28 +180,38 @@ export function findCaller(
   }
 }
 
-/** The first frame of `sites` past the logging code; notes its depth for the next look. */
-function callerOf(
+/** The script of the frame callerIndex found last. */
+let foundScript = "";
+
+/** Index of the first frame of `sites` past the logging code, or -1. */
+function callerIndex(
   sites: readonly CallSite[],
   isLibraryFile?: (file: string) => boolean,
-): CallerInfo | undefined {
+): number {
   for (let i = 0; i < sites.length; i++) {
-    const site = sites[i];
     // The script's name costs a fraction of getFileName (which maps it
-    // through the source map) and is the same for a module.
-    const file = site.getScriptNameOrSourceURL?.() ?? site.getFileName();
+    // through the source map, ~1.5 µs a frame) and is the same for a module.
+    const file = scriptOf(sites[i]);
     if (!file) continue;
-    const pathname = callerPath(file);
-    if (pathname === null || isLibraryFile?.(file)) continue;
-    firstLook = Math.min(i + 1, STACK_LIMIT);
-    return {
-      pathname,
-      lineno: site.getLineNumber() ?? 0,
-      funcName: site.getFunctionName() ??
-        (site.isToplevel() ? "<module>" : "<anonymous>"),
-    };
+    if (callerPath(file) === null || isLibraryFile?.(file)) continue;
+    foundScript = file;
+    return i;
   }
-  return undefined;
+  return -1;
+}
+
+function scriptOf(site: CallSite): string | null | undefined {
+  return site.getScriptNameOrSourceURL?.() ?? site.getFileName();
+}
+
+/** The caller's info from its frame (one that callerIndex chose). */
+function callerAt(site: CallSite): CallerInfo {
+  return {
+    pathname: callerPath(foundScript) as string,
+    lineno: site.getLineNumber() ?? 0,
+    funcName: site.getFunctionName() ??
+      (site.isToplevel() ? "<module>" : "<anonymous>"),
+  };
 }
 
 /** `at fn (file:1:2)`, `at file:1:2`, `at async fn (file:1:2)`. */
