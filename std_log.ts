@@ -53,6 +53,7 @@ import {
   type BaseHandlerOptions,
   type FormatterFunction,
   type LevelName,
+  StdLogger,
   type StdLogRecord,
 } from "./deps.ts";
 import type { Handler as CoreHandler } from "./handlers/handler.ts";
@@ -81,6 +82,7 @@ export {
   type BaseHandlerOptions,
   type FormatterFunction,
   type LevelName,
+  StdLogger,
   type StdLogRecord,
 } from "./deps.ts";
 export type {
@@ -135,6 +137,24 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * std/log's Logger method for each of its levels (10 DEBUG to 50
+ * CRITICAL): the caller's frame is the one past it, so findCaller captures
+ * none of std/log's frames (each costs about 0.6 µs).
+ */
+const LOG_CALLS = new Map<number, (...args: never[]) => unknown>([
+  [10, StdLogger.prototype.debug],
+  [20, StdLogger.prototype.info],
+  [30, StdLogger.prototype.warn],
+  [40, StdLogger.prototype.error],
+  [50, StdLogger.prototype.critical],
+]);
+
+/** Where findCaller starts looking for a std/log record's log call. */
+function logCallOf(level: number): (...args: never[]) => unknown {
+  return LOG_CALLS.get(level) ?? CoreHandlerAdapter.prototype.handle;
+}
+
+/**
  * Converts a std/log record to a Python record. Of std/log's args, the
  * first Error becomes `exc_text`; plain objects spread into extra keys (a
  * later one wins a key; a reserved key is kept under its name plus `_`);
@@ -155,9 +175,7 @@ function toPython(
     levelno: record.level,
     levelname: record.levelName,
     created: record.datetime,
-    ...(caller
-      ? findCallerAbove(CoreHandlerAdapter.prototype.handle)
-      : undefined),
+    ...(caller ? findCallerAbove(logCallOf(record.level)) : undefined),
   };
   const args = record.args;
   if (args.length === 0) return makeLogRecord(init);

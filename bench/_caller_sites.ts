@@ -81,76 +81,108 @@ export async function makeCallSites(
         const n = lines.length + 2; // the first line of `code`, 1-based
         switch (kind) {
           case "function":
-            push([
-              `function ${id}(h: H, r: R) {`,
-              `  return h.handle(r);`,
-              `}`,
-              `sites.push(${id});`,
-            ], n + 1, id);
+            push(
+              [
+                `function ${id}(h: H, r: R) {`,
+                `  return h.handle(r);`,
+                `}`,
+                `sites.push(${id});`,
+              ],
+              n + 1,
+              id,
+            );
             break;
           case "method":
-            push([
-              `class Service_${id} {`,
-              `  handleRequest(h: H, r: R) {`,
-              `    const path = "/orders";`,
-              `    return h.handle({ ...r, path });`,
-              `  }`,
-              `}`,
-              `const svc_${id} = new Service_${id}();`,
-              `sites.push((h, r) => svc_${id}.handleRequest(h, r));`,
-            ], n + 3, "handleRequest");
+            push(
+              [
+                `class Service_${id} {`,
+                `  handleRequest(h: H, r: R) {`,
+                `    const path = "/orders";`,
+                `    return h.handle({ ...r, path });`,
+                `  }`,
+                `}`,
+                `const svc_${id} = new Service_${id}();`,
+                `sites.push((h, r) => svc_${id}.handleRequest(h, r));`,
+              ],
+              n + 3,
+              "handleRequest",
+            );
             break;
           case "arrow":
-            push([
-              `const ${id} = (h: H, r: R) => h.handle(r);`,
-              `sites.push(${id});`,
-            ], n, id);
+            push(
+              [
+                `const ${id} = (h: H, r: R) => h.handle(r);`,
+                `sites.push(${id});`,
+              ],
+              n,
+              id,
+            );
             break;
           case "async":
-            push([
-              `async function ${id}(h: H, r: R) {`,
-              `  h.handle(r);`,
-              `  await null;`,
-              `}`,
-              `sites.push((h, r) => void ${id}(h, r));`,
-            ], n + 1, id);
+            push(
+              [
+                `async function ${id}(h: H, r: R) {`,
+                `  h.handle(r);`,
+                `  await null;`,
+                `}`,
+                `sites.push((h, r) => void ${id}(h, r));`,
+              ],
+              n + 1,
+              id,
+            );
             break;
           case "helper":
             // The helper's frame is the caller, as in CPython without stacklevel.
-            push([
-              `function ${id}(h: H, r: R) {`,
-              `  return logVia${f}(h, r);`,
-              `}`,
-              `sites.push(${id});`,
-            ], helperLine, `logVia${f}`);
+            push(
+              [
+                `function ${id}(h: H, r: R) {`,
+                `  return logVia${f}(h, r);`,
+                `}`,
+                `sites.push(${id});`,
+              ],
+              helperLine,
+              `logVia${f}`,
+            );
             break;
           case "recursion":
-            push([
-              `function ${id}(h: H, r: R, depth = ${i % 4}): unknown {`,
-              `  return depth === 0 ? h.handle(r) : ${id}(h, r, depth - 1);`,
-              `}`,
-              `sites.push((h, r) => ${id}(h, r));`,
-            ], n + 1, id);
+            push(
+              [
+                `function ${id}(h: H, r: R, depth = ${i % 4}): unknown {`,
+                `  return depth === 0 ? h.handle(r) : ${id}(h, r, depth - 1);`,
+                `}`,
+                `sites.push((h, r) => ${id}(h, r));`,
+              ],
+              n + 1,
+              id,
+            );
             break;
           case "native-frame":
             // Array.prototype.map calls handle itself: a frame with no file
             // stands between handle and the caller.
-            push([
-              `function ${id}(h: H, r: R) {`,
-              `  return [r].map(h.handle, h)[0];`,
-              `}`,
-              `sites.push(${id});`,
-            ], n + 1, id);
+            push(
+              [
+                `function ${id}(h: H, r: R) {`,
+                `  return [r].map(h.handle, h)[0];`,
+                `}`,
+                `sites.push(${id});`,
+              ],
+              n + 1,
+              id,
+            );
             break;
           case "static":
-            push([
-              `class Repo_${id} {`,
-              `  static save(h: H, r: R) {`,
-              `    return h.handle(r);`,
-              `  }`,
-              `}`,
-              `sites.push((h, r) => Repo_${id}.save(h, r));`,
-            ], n + 2, "save");
+            push(
+              [
+                `class Repo_${id} {`,
+                `  static save(h: H, r: R) {`,
+                `    return h.handle(r);`,
+                `  }`,
+                `}`,
+                `sites.push((h, r) => Repo_${id}.save(h, r));`,
+              ],
+              n + 2,
+              "save",
+            );
             break;
         }
       }

@@ -1,14 +1,57 @@
-// What caller info costs per record: deno bench -A bench/caller_bench.ts
+// Copyright the pysocklog authors. MIT license.
+// What caller info costs per record, against CPython's findCaller, side by
+// side in one run: `deno task bench:caller`.
 //
-// A handler's handle() with `caller: false` (the default) against
-// `caller: true`, from two call sites in turn, the frames going nowhere (a
-// transport that drops each batch), and findCaller() alone. CPython's own
-// figure, Logger.findCaller from a 5-deep stack, is about 0.3 µs on the same
-// machine (python3 -m timeit). Most of ours is Deno's, whatever findCaller
-// does: capturing the stack (~1.2 µs), wrapping each frame for
-// Error.prepareStackTrace (~1.4 µs for the first, ~0.4 µs each further one)
-// and mapping the line through the source map (getLineNumber, ~2 µs).
-import { findCaller, type FrameBatch, Handler } from "../mod.ts";
+// Call sites: 384 distinct ones (bench/_caller_sites.ts: 8 transpiled
+// modules x 8 kinds x 6: functions, methods, arrows, async functions, a
+// user's helper, recursion, a native frame, static methods), taken in turn.
+// Records: the varied corpus (bench/_corpus.ts, 20,000 records) without its
+// pathname, lineno and funcName. Each record goes through a Handler's real
+// handle() (default options otherwise), whose transport drops each batch.
+// Per round, for ours:
+//   - off: `caller: false`, the records as they are (Python sees
+//     "(unknown file)":0);
+//   - given: `caller: false`, each record given its site's pathname, lineno
+//     and funcName by hand: what the encoder adds for carrying them;
+//   - on: `caller: true`: the stack capture plus the encoder's part;
+//   - findCaller(isLibraryFile) alone, from the same sites, less an empty
+//     call of the same shape;
+// and CPython's (bench/_py/caller_cpython.py, the same corpus records from
+// the same kinds of sites through Logger.log, makeRecord, handle and
+// SocketHandler.makePickle): with findCaller (its default) and without
+// (logging._srcfile = None). "Added" is on less off, per round; the table
+// gives the median of the rounds. Second row: one call site again and again.
+//
+// Options: --rounds R (default 11), --size N (records, default 20000).
+// Writes bench/results/caller.md.
+
+import { type FrameBatch, Handler, type LogRecordInit } from "../mod.ts";
+import { findCaller } from "../record/caller.ts";
+import { type CallSite, makeCallSites } from "./_caller_sites.ts";
+import { makeCorpus, toPythonJson } from "./_corpus.ts";
+import {
+  commit,
+  cpuModel,
+  loadAverage,
+  median,
+  pythonVersion,
+} from "./_env.ts";
+
+function option(name: string, fallback: number): number {
+  const at = Deno.args.indexOf(`--${name}`);
+  if (at < 0) return fallback;
+  const n = Number(Deno.args[at + 1]);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new RangeError(`--${name} takes a positive integer`);
+  }
+  return n;
+}
+
+const ROUNDS = option("rounds", 11);
+const SIZE = option("size", 20_000);
+/** Modules of call sites, and sites of each kind per module. */
+const FILES = 8;
+const PER_KIND = 6;
 
 /** A handler whose transport takes every batch and drops it. */
 class NullHandler extends Handler {
@@ -27,41 +70,162 @@ class NullHandler extends Handler {
   }
 }
 
-const off = new NullHandler({ caller: false });
-const on = new NullHandler({ caller: true });
-let n = 0;
-const record = () => ({
-  name: "app.http",
-  levelno: 20,
-  msg: "request %s took %d ms",
-  args: ["/orders", n++ & 1023],
-});
+if (import.meta.main) await main();
 
-function siteA(h: Handler) {
-  h.handle(record());
-}
-function siteB(h: Handler) {
-  h.handle(record());
-}
-function user() {
-  return findCaller();
-}
+async function main() {
+  const { sites, dir } = await makeCallSites(FILES, PER_KIND);
+  const corpus = makeCorpus({ size: SIZE, seed: 1 });
+  const bare: LogRecordInit[] = corpus.map((r) => {
+    const { pathname: _p, lineno: _l, funcName: _f, ...rest } = r;
+    return rest;
+  });
+  const given: LogRecordInit[] = bare.map((r, i) => {
+    const { pathname, lineno, funcName } = sites[i % sites.length];
+    return { ...r, pathname, lineno, funcName };
+  });
 
-Deno.bench("handle(), caller: false (the default)", {
-  group: "handle",
-  baseline: true,
-}, async (b) => {
-  b.start();
-  for (let i = 0; i < 1000; i++) (i & 1 ? siteA : siteB)(off);
-  b.end();
-  await off.flush();
-});
-Deno.bench("handle(), caller: true", { group: "handle" }, async (b) => {
-  b.start();
-  for (let i = 0; i < 1000; i++) (i & 1 ? siteA : siteB)(on);
-  b.end();
-  await on.flush();
-});
-Deno.bench("findCaller() alone, x1000", () => {
-  for (let i = 0; i < 1000; i++) user();
-});
+  const off = new NullHandler({ caller: false });
+  const on = new NullHandler({ caller: true });
+
+  /** µs per record of handling `records` from `from` (site i takes record i). */
+  async function pass(
+    h: Handles,
+    records: LogRecordInit[],
+    from: readonly CallSite[],
+  ): Promise<number> {
+    const n = from.length;
+    const t0 = performance.now();
+    for (let i = 0; i < records.length; i++) {
+      from[i % n].call(h, records[i] as Record<string, unknown>);
+    }
+    const us = (performance.now() - t0) * 1000 / records.length;
+    if (h instanceof Handler) await h.flush();
+    return us;
+  }
+  type Handles = Parameters<CallSite["call"]>[0];
+
+  const here = new URL(import.meta.url).href;
+  const isBench = (file: string) => file === here;
+  const probe: Handles = {
+    handle: (_r) => findCaller(isBench),
+  };
+  const empty: Handles = {
+    handle: (_r) => undefined,
+  };
+
+  // CPython, with the same records, waiting for rounds.
+  const corpusFile = await Deno.makeTempFile({ suffix: ".json" });
+  await Deno.writeTextFile(corpusFile, toPythonJson(corpus));
+  const py = new Deno.Command("python3", {
+    args: [
+      new URL("./_py/caller_cpython.py", import.meta.url).pathname,
+      dir,
+      String(FILES),
+      String(PER_KIND),
+      corpusFile,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const pyIn = py.stdin.getWriter();
+  const pyLines = py.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  async function pyLine(): Promise<string> {
+    while (!pending.includes("\n")) {
+      const { value, done } = await pyLines.read();
+      if (done) throw new Error("CPython's side ended early");
+      pending += value;
+    }
+    const at = pending.indexOf("\n");
+    const line = pending.slice(0, at);
+    pending = pending.slice(at + 1);
+    return line;
+  }
+  const pyInfo = JSON.parse(await pyLine()) as { sites: number };
+
+  const one = [sites[0]];
+  const rows: Record<string, number[]> = {
+    off: [],
+    given: [],
+    on: [],
+    probe: [],
+    empty: [],
+    oneOff: [],
+    oneOn: [],
+    pyOn: [],
+    pyOff: [],
+  };
+  // Warm up every path once.
+  await pass(off, bare, sites);
+  await pass(off, given, sites);
+  await pass(on, bare, sites);
+  await pass(probe, bare, sites);
+  await pass(empty, bare, sites);
+
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: [string, () => Promise<number>][] = [
+      ["off", () => pass(off, bare, sites)],
+      ["given", () => pass(off, given, sites)],
+      ["on", () => pass(on, bare, sites)],
+      ["probe", () => pass(probe, bare, sites)],
+      ["empty", () => pass(empty, bare, sites)],
+      ["oneOff", () => pass(off, bare, one)],
+      ["oneOn", () => pass(on, bare, one)],
+    ];
+    if (round % 2 === 1) order.reverse();
+    for (const [key, run] of order) rows[key].push(await run());
+    await pyIn.write(new TextEncoder().encode("ROUND\n"));
+    const r = JSON.parse(await pyLine()) as { on: number; off: number };
+    rows.pyOn.push(r.on / 1000);
+    rows.pyOff.push(r.off / 1000);
+  }
+  await pyIn.close();
+  await py.status;
+  await off.close();
+  await on.close();
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(corpusFile);
+
+  const diff = (a: string, b: string) =>
+    median(rows[a].map((x, i) => x - rows[b][i]));
+  const m = (k: string) => median(rows[k]);
+  const f = (x: number) => x.toFixed(2);
+  const added = diff("on", "off");
+  const pyAdded = diff("pyOn", "pyOff");
+  const ratio = median(
+    rows.on.map((x, i) => (x - rows.off[i]) / (rows.pyOn[i] - rows.pyOff[i])),
+  );
+
+  const table = [
+    "| µs per record (median of rounds)         | off  | on    | added | CPython added | ours vs it |",
+    "| ---------------------------------------- | ---: | ----: | ----: | ------------: | ---------: |",
+    `| handle(), ${sites.length} call sites, varied records  | ${
+      f(m("off"))
+    } | ${f(m("on"))} | ${f(added)} | ${f(pyAdded)} | ${f(ratio)}× |`,
+    `| of which the encoder's (source given)    | ${f(m("off"))} | ${
+      f(m("given"))
+    } | ${f(diff("given", "off"))} |  |  |`,
+    `| of which the stack's (on less given)     |  |  | ${
+      f(diff("on", "given"))
+    } |  |  |`,
+    `| findCaller() alone, same sites          |  |  | ${
+      f(diff("probe", "empty"))
+    } |  |  |`,
+    `| second row: one call site               | ${f(m("oneOff"))} | ${
+      f(m("oneOn"))
+    } | ${f(diff("oneOn", "oneOff"))} |  |  |`,
+  ];
+  const env = `${await commit()}, ${cpuModel}, ${await pythonVersion()}, ` +
+    `Deno ${Deno.version.deno}, load ${loadAverage()}, ${ROUNDS} rounds of ` +
+    `${SIZE} records; CPython: ${pyInfo.sites} sites, off ${
+      f(m("pyOff"))
+    } µs, on ${f(m("pyOn"))} µs`;
+  console.log(table.join("\n"));
+  console.log(env);
+  await Deno.writeTextFile(
+    new URL("./results/caller.md", import.meta.url),
+    `# Caller info per record (\`deno task bench:caller\`)\n\n${
+      table.join("\n")
+    }\n\n${env}\n`,
+  );
+}

@@ -53,7 +53,8 @@ function recordFor(i: number): LogRecordInit {
 }
 
 Deno.test({
-  name: "caller: true sends each site's file, line and function, fast path and record path alike",
+  name:
+    "caller: true sends each site's file, line and function, fast path and record path alike",
   sanitizeResources: false,
   fn: async () => {
     try {
@@ -130,7 +131,8 @@ function fullWalk(): { pathname: string; lineno: number; funcName: string } {
 }
 
 Deno.test({
-  name: "findCaller's first look, short and adapted to each entry, finds what a full walk finds",
+  name:
+    "findCaller's first look, short and adapted to each entry, finds what a full walk finds",
   fn: async () => {
     const { sites, dir } = await makeCallSites(2, 2);
     try {
