@@ -25,7 +25,9 @@
 // Options: --rounds R (default 11), --size N (records, default 20000).
 // Writes bench/results/caller.md.
 
+import { configure, getLogger, reset } from "@logtape/logtape";
 import { type FrameBatch, Handler, type LogRecordInit } from "../mod.ts";
+import { fromLogTapeRecord } from "../logtape.ts";
 import { findCaller } from "../record/caller.ts";
 import { type CallSite, makeCallSites } from "./_caller_sites.ts";
 import { makeCorpus, toPythonJson } from "./_corpus.ts";
@@ -49,9 +51,15 @@ function option(name: string, fallback: number): number {
 
 const ROUNDS = option("rounds", 11);
 const SIZE = option("size", 20_000);
+/** A commit to measure side by side with this tree (--before REV). */
+const BEFORE = Deno.args.includes("--before")
+  ? Deno.args[Deno.args.indexOf("--before") + 1]
+  : undefined;
 /** Modules of call sites, and sites of each kind per module. */
 const FILES = 8;
 const PER_KIND = 6;
+
+type Handles = Parameters<CallSite["call"]>[0];
 
 /** A handler whose transport takes every batch and drops it. */
 class NullHandler extends Handler {
@@ -102,7 +110,6 @@ async function main() {
     if (h instanceof Handler) await h.flush();
     return us;
   }
-  type Handles = Parameters<CallSite["call"]>[0];
 
   const here = new URL(import.meta.url).href;
   const isBench = (file: string) => file === here;
@@ -144,46 +151,68 @@ async function main() {
   const pyInfo = JSON.parse(await pyLine()) as { sites: number };
 
   const one = [sites[0]];
-  const rows: Record<string, number[]> = {
-    off: [],
-    given: [],
-    on: [],
-    probe: [],
-    empty: [],
-    oneOff: [],
-    oneOn: [],
-    pyOn: [],
-    pyOff: [],
+  const paths: [string, () => Promise<number>][] = [
+    ["off", () => pass(off, bare, sites)],
+    ["given", () => pass(off, given, sites)],
+    ["on", () => pass(on, bare, sites)],
+    ["probe", () => pass(probe, bare, sites)],
+    ["empty", () => pass(empty, bare, sites)],
+    ["oneOff", () => pass(off, bare, one)],
+    ["oneOn", () => pass(on, bare, one)],
+  ];
+  // LogTape: the sites call a LogTape logger's info() (bound: no frame of
+  // ours between), whose sink converts as the package's sinks do.
+  await configure({
+    sinks: {
+      off: (r) => void off.handle(fromLogTapeRecord(r, { caller: false })),
+      on: (r) => void on.handle(fromLogTapeRecord(r, { caller: true })),
+    },
+    loggers: [
+      { category: ["off"], sinks: ["off"], lowestLevel: "trace" },
+      { category: ["on"], sinks: ["on"], lowestLevel: "trace" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+  const viaLogTape = (category: string): Handles => {
+    const logger = getLogger([category]);
+    return { handle: logger.info.bind(logger) as Handles["handle"] };
   };
-  // Warm up every path once.
-  await pass(off, bare, sites);
-  await pass(off, given, sites);
-  await pass(on, bare, sites);
-  await pass(probe, bare, sites);
-  await pass(empty, bare, sites);
+  const [ltOff, ltOn] = [viaLogTape("off"), viaLogTape("on")];
+  const before = BEFORE === undefined ? undefined : await beforePaths(BEFORE);
+  if (before !== undefined) {
+    paths.push(["bOff", () => pass(before.off, bare, sites)]);
+    paths.push(["bOn", () => pass(before.on, bare, sites)]);
+    paths.push(["bProbe", () => pass(before.probe, bare, sites)]);
+  }
+  paths.push(["ltOff", () => pass(ltOff, bare, sites)]);
+  paths.push(["ltOn", () => pass(ltOn, bare, sites)]);
+  // @std/log, where it resolves: the sites call a std/log Logger's info().
+  const std = await stdLogPaths();
+  if (std !== undefined) {
+    paths.push(["stdOff", () => pass(std.off, bare, sites)]);
+    paths.push(["stdOn", () => pass(std.on, bare, sites)]);
+  }
 
+  const rows: Record<string, number[]> = { pyOn: [], pyOff: [] };
+  for (const [key, run] of paths) {
+    rows[key] = [];
+    await run(); // warm up every path once
+  }
   for (let round = 0; round < ROUNDS; round++) {
-    const order: [string, () => Promise<number>][] = [
-      ["off", () => pass(off, bare, sites)],
-      ["given", () => pass(off, given, sites)],
-      ["on", () => pass(on, bare, sites)],
-      ["probe", () => pass(probe, bare, sites)],
-      ["empty", () => pass(empty, bare, sites)],
-      ["oneOff", () => pass(off, bare, one)],
-      ["oneOn", () => pass(on, bare, one)],
-    ];
-    if (round % 2 === 1) order.reverse();
+    const order = round % 2 === 0 ? paths : [...paths].reverse();
     for (const [key, run] of order) rows[key].push(await run());
     await pyIn.write(new TextEncoder().encode("ROUND\n"));
     const r = JSON.parse(await pyLine()) as { on: number; off: number };
     rows.pyOn.push(r.on / 1000);
     rows.pyOff.push(r.off / 1000);
   }
+  await reset();
   await pyIn.close();
   await py.status;
   await off.close();
   await on.close();
   await Deno.remove(dir, { recursive: true });
+  if (before !== undefined) await before.close();
   await Deno.remove(corpusFile);
 
   const diff = (a: string, b: string) =>
@@ -192,28 +221,106 @@ async function main() {
   const f = (x: number) => x.toFixed(2);
   const added = diff("on", "off");
   const pyAdded = diff("pyOn", "pyOff");
-  const ratio = median(
-    rows.on.map((x, i) => (x - rows.off[i]) / (rows.pyOn[i] - rows.pyOff[i])),
+  const ratio = added / pyAdded;
+  const lines: string[][] = [
+    [
+      "µs per record, median of rounds",
+      "off",
+      "on",
+      "added",
+      "CPython's",
+      "ours/it",
+    ],
+    [
+      `handle(), ${sites.length} sites, varied records`,
+      f(m("off")),
+      f(m("on")),
+      f(added),
+      f(pyAdded),
+      `${f(ratio)}×`,
+    ],
+    [
+      "  of which the encoder's (given by hand)",
+      f(m("off")),
+      f(m("given")),
+      f(diff("given", "off")),
+      "",
+      "",
+    ],
+    [
+      "  of which the stack's (on less given)",
+      "",
+      "",
+      f(diff("on", "given")),
+      "",
+      "",
+    ],
+    [
+      "findCaller() alone, same sites",
+      "",
+      "",
+      f(diff("probe", "empty")),
+      "",
+      "",
+    ],
+    [
+      "LogTape info(), a sink as ours",
+      f(m("ltOff")),
+      f(m("ltOn")),
+      f(diff("ltOn", "ltOff")),
+      "",
+      "",
+    ],
+  ];
+  if (rows.stdOn !== undefined) {
+    lines.push([
+      "@std/log info(), ./std-log",
+      f(m("stdOff")),
+      f(m("stdOn")),
+      f(diff("stdOn", "stdOff")),
+      "",
+      "",
+    ]);
+  }
+  if (rows.bOn !== undefined) {
+    const b = `before (${BEFORE})`;
+    lines.push([
+      `${b}: handle()`,
+      f(m("bOff")),
+      f(m("bOn")),
+      f(diff("bOn", "bOff")),
+      "",
+      "",
+    ]);
+    lines.push([
+      `${b}: findCaller() alone`,
+      "",
+      "",
+      f(diff("bProbe", "empty")),
+      "",
+      "",
+    ]);
+  }
+  lines.push([
+    "second row: one call site",
+    f(m("oneOff")),
+    f(m("oneOn")),
+    f(diff("oneOn", "oneOff")),
+    "",
+    "",
+  ]);
+  const widths = lines[0].map((_, c) =>
+    Math.max(...lines.map((l) => l[c].length))
   );
-
+  const cell = (x: string, c: number) =>
+    c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]);
   const table = [
-    "| µs per record (median of rounds)         | off  | on    | added | CPython added | ours vs it |",
-    "| ---------------------------------------- | ---: | ----: | ----: | ------------: | ---------: |",
-    `| handle(), ${sites.length} call sites, varied records  | ${
-      f(m("off"))
-    } | ${f(m("on"))} | ${f(added)} | ${f(pyAdded)} | ${f(ratio)}× |`,
-    `| of which the encoder's (source given)    | ${f(m("off"))} | ${
-      f(m("given"))
-    } | ${f(diff("given", "off"))} |  |  |`,
-    `| of which the stack's (on less given)     |  |  | ${
-      f(diff("on", "given"))
-    } |  |  |`,
-    `| findCaller() alone, same sites          |  |  | ${
-      f(diff("probe", "empty"))
-    } |  |  |`,
-    `| second row: one call site               | ${f(m("oneOff"))} | ${
-      f(m("oneOn"))
-    } | ${f(diff("oneOn", "oneOff"))} |  |  |`,
+    `| ${lines[0].map(cell).join(" | ")} |`,
+    `| ${
+      widths.map((w, c) => c === 0 ? "-".repeat(w) : "-".repeat(w - 1) + ":")
+        .join(" | ")
+    } |`,
+    ...lines.slice(1).map((l) => `| ${l.map(cell).join(" | ")} |`),
   ];
   const env = `${await commit()}, ${cpuModel}, ${await pythonVersion()}, ` +
     `Deno ${Deno.version.deno}, load ${loadAverage()}, ${ROUNDS} rounds of ` +
@@ -228,4 +335,93 @@ async function main() {
       table.join("\n")
     }\n\n${env}\n`,
   );
+}
+
+/**
+ * Sites' targets for @std/log, caller off and on: a std/log Logger's info()
+ * (bound), to the ./std-log handler over a NullHandler. Undefined where
+ * @std/log does not resolve (run with an import map that maps it).
+ */
+async function stdLogPaths(): Promise<
+  { off: Handles; on: Handles } | undefined
+> {
+  // Not literal specifiers: type-checking never needs @std/log.
+  const STD_LOG = "@std/log";
+  const ADAPTER = "../std_log.ts";
+  let log, adapter;
+  try {
+    log = await import(STD_LOG);
+    adapter = await import(new URL(ADAPTER, import.meta.url).href);
+  } catch {
+    console.log("(no @std/log here: its rows are left out)");
+    return undefined;
+  }
+  const Adapter = adapter.CoreHandlerAdapter as new (
+    level: string,
+    formatter: undefined,
+    caller: boolean,
+    handler: Handler,
+  ) => object;
+  class NullStd extends Adapter {}
+  log.setup({
+    handlers: {
+      off: new NullStd("DEBUG", undefined, false, new NullHandler()),
+      on: new NullStd("DEBUG", undefined, true, new NullHandler()),
+    },
+    loggers: {
+      off: { level: "DEBUG", handlers: ["off"] },
+      on: { level: "DEBUG", handlers: ["on"] },
+    },
+  });
+  const via = (name: string): Handles => {
+    const logger = log.getLogger(name);
+    return { handle: logger.info.bind(logger) };
+  };
+  return { off: via("off"), on: via("on") };
+}
+
+/**
+ * The same paths with the code of commit `rev` (git archive into a
+ * temporary folder), so that before and after run side by side.
+ */
+async function beforePaths(rev: string): Promise<
+  { off: Handles; on: Handles; probe: Handles; close(): Promise<void> }
+> {
+  const tree = await Deno.makeTempDir({ prefix: "pysocklog_before_" });
+  const root = new URL("..", import.meta.url).pathname;
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `git -C '${root}' archive '${rev}' | tar -x -C '${tree}'`],
+  }).output();
+  if (!out.success) throw new Error(`git archive ${rev} failed`);
+  const mod = await import(`file://${tree}/mod.ts`);
+  const BaseHandler = mod.Handler as new (options: object) => Handler;
+  class OldNull extends BaseHandler {
+    protected ensureOpen(): Promise<boolean> {
+      return Promise.resolve(true);
+    }
+    protected transmit(_batch: FrameBatch): Promise<void> {
+      return Promise.resolve();
+    }
+    protected closeTransport(): void {}
+    protected reconnectCount(): number {
+      return 0;
+    }
+    protected isConnected(): boolean {
+      return true;
+    }
+  }
+  const off = new OldNull({ caller: false });
+  const on = new OldNull({ caller: true });
+  const oldFindCaller = mod.findCaller as typeof findCaller;
+  const here = new URL(import.meta.url).href;
+  return {
+    off,
+    on,
+    probe: { handle: (_r) => oldFindCaller((file) => file === here) },
+    async close() {
+      await off.close();
+      await on.close();
+      await Deno.remove(tree, { recursive: true });
+    },
+  };
 }
