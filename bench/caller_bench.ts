@@ -28,7 +28,7 @@
 import { configure, getLogger, reset } from "@logtape/logtape";
 import { type FrameBatch, Handler, type LogRecordInit } from "../mod.ts";
 import { fromLogTapeRecord } from "../logtape.ts";
-import { findCaller } from "../record/caller.ts";
+import { findCaller, findCallerAbove } from "../record/caller.ts";
 import { type CallSite, makeCallSites } from "./_caller_sites.ts";
 import { makeCorpus, toPythonJson } from "./_corpus.ts";
 import {
@@ -91,8 +91,6 @@ class NullHandler extends Handler {
   }
 }
 
-if (import.meta.main) await main();
-
 async function main() {
   const { sites, dir } = await makeCallSites(FILES, PER_KIND);
   const corpus = makeCorpus({ size: SIZE, seed: 1 });
@@ -136,6 +134,12 @@ async function main() {
   const empty: Handles = {
     handle: (_r) => undefined,
   };
+  const stepTargets = STEPS.map((_, i) => step(i));
+  const probeAbove: Handles = {
+    handle(_r) {
+      return findCallerAbove(probeAbove.handle);
+    },
+  };
 
   // CPython, with the same records, waiting for rounds.
   const corpusFile = await Deno.makeTempFile({ suffix: ".json" });
@@ -174,6 +178,11 @@ async function main() {
     ["on", () => pass(on, bare, sites)],
     ["probe", () => pass(probe, bare, sites)],
     ["empty", () => pass(empty, bare, sites)],
+    ["probeAbove", () => pass(probeAbove, bare, sites)],
+    ...stepTargets.map((target, i): [string, () => Promise<number>] => [
+      `step${i}`,
+      () => pass(target, bare, sites),
+    ]),
     ["oneOff", () => pass(off, bare, one)],
     ["oneOn", () => pass(on, bare, one)],
   ];
@@ -282,6 +291,30 @@ async function main() {
       "",
       "",
       f(diff("probe", "empty")),
+      "",
+      "",
+    ],
+    [
+      "findCallerAbove(handle), as handlers call it",
+      "",
+      "",
+      f(diff("probeAbove", "empty")),
+      "",
+      "",
+    ],
+    ...STEPS.map((label, i) => [
+      `  ${label}`,
+      "",
+      "",
+      f(diff(`step${i}`, i === 0 ? "empty" : `step${i - 1}`)),
+      "",
+      "",
+    ]),
+    [
+      "  the floor: all of the above",
+      "",
+      "",
+      f(diff(`step${STEPS.length - 1}`, "empty")),
       "",
       "",
     ],
@@ -448,3 +481,47 @@ async function beforePaths(rev: string): Promise<
     },
   };
 }
+
+/** The floor, step by step: what any findCaller must have Deno do. */
+const STEPS = [
+  "V8 captures the stack (Error.captureStackTrace)",
+  "Deno wraps 1 frame for prepareStackTrace",
+  "its script name (getScriptNameOrSourceURL)",
+  "its line, source-mapped (getLineNumber)",
+  "its function's name (getFunctionName)",
+];
+
+interface CallSiteLike {
+  getScriptNameOrSourceURL(): unknown;
+  getLineNumber(): unknown;
+  getFunctionName(): unknown;
+}
+
+/** A target that does the first `last + 1` STEPS from the caller's frame. */
+function step(last: number): Handles {
+  const E = Error as unknown as {
+    prepareStackTrace?: unknown;
+    stackTraceLimit: number;
+  };
+  const keep = (_: unknown, sites: unknown) => sites;
+  const target: Handles = {
+    handle(_r) {
+      const [prepare, limit] = [E.prepareStackTrace, E.stackTraceLimit];
+      if (last >= 1) E.prepareStackTrace = keep;
+      E.stackTraceLimit = 1;
+      const holder: { stack?: unknown } = {};
+      Error.captureStackTrace(holder, target.handle);
+      if (last >= 1) {
+        const site = (holder.stack as CallSiteLike[])[0];
+        if (last >= 2) site.getScriptNameOrSourceURL();
+        if (last >= 3) site.getLineNumber();
+        if (last >= 4) site.getFunctionName();
+      }
+      E.prepareStackTrace = prepare;
+      E.stackTraceLimit = limit;
+    },
+  };
+  return target;
+}
+
+if (import.meta.main) await main();
