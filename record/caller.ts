@@ -29,9 +29,10 @@ const OWN_ROOT = new URL("..", import.meta.url).href;
 const OWN_ROOT_PATH = toPath(OWN_ROOT);
 /**
  * What under the root is not the library: code that logs through it (its
- * tests, benchmarks and demo), whose log calls are callers like any other.
+ * tests, benchmarks and demo, and the examples `deno test --doc` runs, as
+ * `record/caller.ts#96-107.ts`), whose log calls are callers like any other.
  */
-const NOT_LIBRARY = /^(?:tests\/|bench\/|demo\.ts$)/;
+const NOT_LIBRARY = /^(?:tests\/|bench\/|demo\.ts$|[^#]*#\d+-\d+\.\w+$)/;
 
 /** Whether a file is the library's own: wherever it sits in the package. */
 function isOwnFile(file: string): boolean {
@@ -68,16 +69,29 @@ function callerPath(file: string): string | null {
   return known;
 }
 
-/** Frames kept while looking for the caller past a first, short look. */
+/** Most frames a look takes. */
 const STACK_LIMIT = 40;
+/** How much a look that falls short grows for the next one. */
+const LOOK_GROWTH = 4;
 /**
- * Frames of the first look, per entry point: how many it took last time.
- * Deno wraps each frame it hands to `prepareStackTrace` (about 0.4 µs a
- * frame), so the first look takes no more than it needs; a deeper caller
- * costs a second look. Starts at 1: the frame just past the entry point.
+ * How many first looks in a row must find the caller nearer than they
+ * looked before the next ones look less far.
  */
-const firstLooks = new Map<AnyFunction, number>();
-/** Most entry points firstLooks holds (they are the logging code's own). */
+const LOOK_DECAY = 256;
+
+/**
+ * How far the first look goes, per entry point: as far as the deepest
+ * caller lately. Deno wraps each frame it hands to `prepareStackTrace`
+ * (~0.4 µs a frame), so a look takes few frames; one that falls short
+ * costs another capture (~2-3 µs), so it shrinks only slowly: when the log
+ * calls alternate between depths 1 and 2, it stays at 2.
+ */
+interface Look {
+  frames: number;
+  nearer: number;
+}
+const looks = new Map<AnyFunction, Look>();
+/** Most entry points `looks` holds (they are the logging code's own). */
 const MAX_ENTRIES = 64;
 
 // deno-lint-ignore no-explicit-any
@@ -95,12 +109,14 @@ type AnyFunction = (...args: any[]) => unknown;
  * @example Where was I called from?
  * ```ts
  * import { findCaller } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
  *
  * function handle() {
- *   const info = findCaller();
- *   console.log(info?.funcName, info?.lineno); // "handle", the line of findCaller()
+ *   return findCaller(); // the caller: this line, in handle()
  * }
- * handle();
+ * const info = handle();
+ * equal(info?.funcName, "handle");
+ * equal(typeof info?.lineno, "number");
  * ```
  *
  * @param isLibraryFile Tells which further files are logging code to skip.
@@ -133,51 +149,69 @@ export function findCallerAbove(
   const prepare = E.prepareStackTrace;
   E.prepareStackTrace = keepCallSites;
   try {
-    const look = firstLooks.get(entry) ?? 1;
-    E.stackTraceLimit = look;
-    const holder: { stack?: unknown } = {};
-    Error.captureStackTrace(holder, entry);
-    let sites = holder.stack;
+    let look = looks.get(entry);
+    if (look === undefined) {
+      if (looks.size >= MAX_ENTRIES) looks.clear();
+      look = { frames: 1, nearer: 0 };
+      looks.set(entry, look);
+    }
+    let frames = look.frames;
+    let above: AnyFunction = entry;
+    let sites = capture(frames, above);
     if (typeof sites === "string") {
       // No prepareStackTrace call (another runtime): read the text, all of it.
-      E.stackTraceLimit = STACK_LIMIT;
-      const again: { stack?: unknown } = {};
-      Error.captureStackTrace(again, findCallerAbove);
-      const text = again.stack;
+      const text = capture(STACK_LIMIT, findCallerAbove);
       return typeof text === "string"
         ? fromStackText(text, isLibraryFile)
         : undefined;
     }
+    if (sites !== undefined && sites.length === 0) {
+      // `entry` is not on the stack: look past this function instead.
+      above = findCallerAbove;
+      frames = STACK_LIMIT;
+      sites = capture(frames, above);
+    }
     if (!Array.isArray(sites)) return undefined;
-    let depth = -1;
-    if (sites.length > 0) {
-      depth = callerIndex(sites as CallSite[], isLibraryFile);
-      if (depth < 0 && sites.length < look) return undefined; // the stack ended
-    }
-    if (depth < 0) {
-      // Deeper than the first look, or `entry` is not on the stack: look
-      // again, all the way.
-      E.stackTraceLimit = STACK_LIMIT;
-      const again: { stack?: unknown } = {};
-      Error.captureStackTrace(
-        again,
-        sites.length > 0 ? entry : findCallerAbove,
-      );
-      sites = again.stack;
+    let depth = callerIndex(sites, isLibraryFile);
+    while (depth < 0 && sites.length === frames && frames < STACK_LIMIT) {
+      // The caller is deeper than this look: look further.
+      frames = Math.min(frames * LOOK_GROWTH, STACK_LIMIT);
+      sites = capture(frames, above);
       if (!Array.isArray(sites)) return undefined;
-      depth = callerIndex(sites as CallSite[], isLibraryFile);
-      if (depth < 0) return undefined;
+      depth = callerIndex(sites, isLibraryFile);
     }
-    const found = callerAt((sites as CallSite[])[depth]);
-    if (depth + 1 !== look) {
-      if (firstLooks.size >= MAX_ENTRIES) firstLooks.clear();
-      firstLooks.set(entry, Math.min(depth + 1, STACK_LIMIT));
+    if (depth < 0) return undefined;
+    if (above === entry) {
+      if (depth + 1 > look.frames) {
+        look.frames = depth + 1;
+        look.nearer = 0;
+      } else if (depth + 1 === look.frames) {
+        look.nearer = 0;
+      } else if (++look.nearer >= LOOK_DECAY) {
+        look.frames = depth + 1;
+        look.nearer = 0;
+      }
     }
-    return found;
+    return callerAt(sites[depth]);
   } finally {
     E.stackTraceLimit = limit;
     E.prepareStackTrace = prepare;
   }
+}
+
+/**
+ * The call sites of a capture of `frames` frames past `above` (with
+ * keepCallSites installed), or its text where the runtime formats it.
+ */
+function capture(
+  frames: number,
+  above: AnyFunction,
+): CallSite[] | string | undefined {
+  (Error as ErrorWithHooks).stackTraceLimit = frames;
+  const holder: { stack?: unknown } = {};
+  Error.captureStackTrace(holder, above);
+  const sites = holder.stack;
+  return typeof sites === "string" || Array.isArray(sites) ? sites : undefined;
 }
 
 /** The script of the frame callerIndex found last. */
