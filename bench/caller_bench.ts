@@ -486,13 +486,13 @@ async function beforePaths(rev: string): Promise<
 const STEPS = [
   "V8 captures the stack (Error.captureStackTrace)",
   "Deno wraps 1 frame for prepareStackTrace",
-  "its script name (getScriptNameOrSourceURL)",
-  "its line, source-mapped (getLineNumber)",
+  "its file, source-mapped (getFileName)",
+  "its line (getLineNumber: mapped with the file)",
   "its function's name (getFunctionName)",
 ];
 
 interface CallSiteLike {
-  getScriptNameOrSourceURL(): unknown;
+  getFileName(): unknown;
   getLineNumber(): unknown;
   getFunctionName(): unknown;
 }
@@ -513,7 +513,7 @@ function step(last: number): Handles {
       Error.captureStackTrace(holder, target.handle);
       if (last >= 1) {
         const site = (holder.stack as CallSiteLike[])[0];
-        if (last >= 2) site.getScriptNameOrSourceURL();
+        if (last >= 2) site.getFileName();
         if (last >= 3) site.getLineNumber();
         if (last >= 4) site.getFunctionName();
       }

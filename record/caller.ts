@@ -192,7 +192,7 @@ export function findCallerAbove(
         look.nearer = 0;
       }
     }
-    return callerAt(sites[depth]);
+    return callerAt(sites[depth], depth);
   } finally {
     E.stackTraceLimit = limit;
     E.prepareStackTrace = prepare;
@@ -214,8 +214,8 @@ function capture(
   return typeof sites === "string" || Array.isArray(sites) ? sites : undefined;
 }
 
-/** The script of the frame callerIndex found last. */
-let foundScript = "";
+/** The file of the frame callerIndex found last, as it was read. */
+let foundFile = "";
 
 /** Index of the first frame of `sites` past the logging code, or -1. */
 function callerIndex(
@@ -223,12 +223,13 @@ function callerIndex(
   isLibraryFile?: (file: string) => boolean,
 ): number {
   for (let i = 0; i < sites.length; i++) {
-    // The script's name costs a fraction of getFileName (which maps it
-    // through the source map, ~1.5 µs a frame) and is the same for a module.
-    const file = scriptOf(sites[i]);
+    // The first frame is most often the caller's: its file, source-mapped
+    // (a mapping its line needs anyway), decides. Further ones are told by
+    // their script's name, which costs ~0.3 µs against ~1.5 µs a mapping.
+    const file = i === 0 ? sites[i].getFileName() : scriptOf(sites[i]);
     if (!file) continue;
     if (callerPath(file) === null || isLibraryFile?.(file)) continue;
-    foundScript = file;
+    foundFile = file;
     return i;
   }
   return -1;
@@ -238,10 +239,14 @@ function scriptOf(site: CallSite): string | null | undefined {
   return site.getScriptNameOrSourceURL?.() ?? site.getFileName();
 }
 
-/** The caller's info from its frame (one that callerIndex chose). */
-function callerAt(site: CallSite): CallerInfo {
+/**
+ * The caller's info from the frame callerIndex chose (at `index`): its
+ * file and line as the source map gives them.
+ */
+function callerAt(site: CallSite, index: number): CallerInfo {
+  const file = index === 0 ? foundFile : site.getFileName() || foundFile;
   return {
-    pathname: callerPath(foundScript) as string,
+    pathname: callerPath(file) ?? toPath(file),
     lineno: site.getLineNumber() ?? 0,
     funcName: site.getFunctionName() ??
       (site.isToplevel() ? "<module>" : "<anonymous>"),
