@@ -100,11 +100,12 @@ type AnyFunction = (...args: any[]) => unknown;
 /**
  * Finds the caller of the logging call: the first stack frame that is not
  * in this package, in @std/log or in LogTape (or in a file for which
- * `isLibraryFile` says true). Costs a stack capture: about 4 µs (see
- * `bench/caller_bench.ts`; nearly all of it Deno's: capturing the stack,
- * wrapping the frame for `Error.prepareStackTrace` and mapping its line
- * through the source map), which is why handlers only do it when asked
- * (`caller: true`).
+ * `isLibraryFile` says true). Costs a stack capture, about 1.1 times
+ * Deno's floor for one frame (bench/results/caller.md): V8 captures at
+ * least 10 frames whatever `Error.stackTraceLimit`, Deno wraps the frame
+ * for `Error.prepareStackTrace` and maps its file and line through the
+ * source map. That is 10 times CPython's findCaller, which is why handlers
+ * only do it when asked (`caller: true`).
  *
  * @example Where was I called from?
  * ```ts
@@ -119,7 +120,8 @@ type AnyFunction = (...args: any[]) => unknown;
  * equal(typeof info?.lineno, "number");
  * ```
  *
- * @param isLibraryFile Tells which further files are logging code to skip.
+ * @param isLibraryFile Tells which further files are logging code to skip
+ *   (given a path, or a module's URL).
  * @returns The caller, or `undefined` when the stack holds only library frames.
  */
 export function findCaller(
@@ -137,7 +139,8 @@ export function findCaller(
  * the stack. (Internal: not exported from mod.ts.)
  *
  * @param entry The logging code's outermost function known to be on the stack.
- * @param isLibraryFile Tells which further files are logging code to skip.
+ * @param isLibraryFile Tells which further files are logging code to skip
+ *   (given a path, or a module's URL).
  * @returns The caller, or `undefined` when the stack holds only library frames.
  */
 export function findCallerAbove(
