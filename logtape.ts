@@ -137,8 +137,8 @@ export interface RecordOptions {
   /**
    * Fills `pathname`, `lineno` and `funcName` from the log call's stack
    * frame (as CPython's `findCaller`) when the record has no
-   * `sourceLocation`. Costs about 4 times what the rest of a varied record
-   * costs (bench/results/caller.md), hence off by default. LogTape's own
+   * `sourceLocation`. Costs about 12 times what CPython's findCaller costs
+   * (bench/results/caller.md), hence off by default. LogTape's own
    * `captureSourceLocation` is used whenever present.
    *
    * @default {false}

@@ -107,8 +107,8 @@ export type { DatagramAddress, SocketAddress } from "./adapters/_shared.ts";
 export interface StdLogHandlerOptions extends BaseHandlerOptions {
   /**
    * Fills `pathname`, `lineno` and `funcName` from the log call's stack
-   * frame, as CPython's `findCaller`. Costs about 4 times what the rest of
-   * a varied record costs (bench/results/caller.md), hence off by default.
+   * frame, as CPython's `findCaller`. Costs about 10 times what CPython's
+   * findCaller costs (bench/results/caller.md), hence off by default.
    *
    * @default {false}
    */

@@ -14,19 +14,26 @@
 //   - given: `caller: false`, each record given its site's pathname, lineno
 //     and funcName by hand: what the encoder adds for carrying them;
 //   - on: `caller: true`: the stack capture plus the encoder's part;
-//   - findCaller(isLibraryFile) alone, from the same sites, less an empty
-//     call of the same shape;
+//   - findCaller(isLibraryFile) alone and findCallerAbove(handle) alone,
+//     from the same sites, less an empty call of the same shape;
+//   - the floor, step by step (V8's capture, Deno's wrap of one frame, its
+//     source-mapped file and line, its function's name);
+//   - LogTape and @std/log (where it resolves: run with an import map that
+//     maps it): the sites call a logger's info(), off and on;
+//   - with --before REV, REV's handle() and findCaller() side by side;
 // and CPython's (bench/_py/caller_cpython.py, the same corpus records from
 // the same kinds of sites through Logger.log, makeRecord, handle and
 // SocketHandler.makePickle): with findCaller (its default) and without
 // (logging._srcfile = None). "Added" is on less off, per round; the table
 // gives the median of the rounds. Second row: one call site again and again.
-// Times are the process's CPU time (user + system), on both sides: on a
-// shared machine, wall time counts the other processes' turns too (a loop
-// here got 18% of a core's wall time while 4 other benchmarks ran).
+// Every record is logged 12 frames deep (see STACK_DEPTH). Times are the
+// process's CPU time (user + system), on both sides: on a shared machine,
+// wall time counts the other processes' turns too (a loop here got 18% of a
+// core's wall time while 4 other benchmarks ran).
 //
-// Options: --rounds R (default 11), --size N (records, default 20000).
-// Writes bench/results/caller.md.
+// Options: --rounds R (default 11), --size N (records, default 20000),
+// --before REV (a commit to measure alongside). Writes
+// bench/results/caller.md.
 
 import process from "node:process";
 import { configure, getLogger, reset } from "@logtape/logtape";
@@ -391,7 +398,7 @@ async function main() {
   console.log(env);
   await Deno.writeTextFile(
     new URL("./results/caller.md", import.meta.url),
-    `# Caller info per record (\`deno task bench:caller\`)\n\n${
+    `# Caller info per record (\`deno task bench:caller\`)\n\n${ABOUT}\n${
       table.join("\n")
     }\n\n${env}\n`,
   );
@@ -486,6 +493,21 @@ async function beforePaths(rev: string): Promise<
     },
   };
 }
+
+/** What bench/results/caller.md says above its table. */
+const ABOUT =
+  `Records of the varied corpus from 384 generated call sites (8 modules,
+8 kinds), 12 frames deep, through a Handler's handle() whose transport drops
+them: "off" is \`caller: false\`, "on" \`caller: true\`, "added" the median
+of per-round differences. CPython's: Logger.log with findCaller less without
+(logging._srcfile = None), the same records from the same kinds of sites, to a
+SocketHandler whose send() drops the frame. Times are the process's CPU time
+on both sides (wall time counts the other processes of a shared machine).
+The indented rows split the stack's part: the floor is what any findCaller
+must have Deno do for one frame. LogTape and @std/log rows: the sites call a
+logger's info() (bound). "before": the commit given with --before, in the
+same run.
+`;
 
 /** The floor, step by step: what any findCaller must have Deno do. */
 const STEPS = [
