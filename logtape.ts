@@ -49,11 +49,11 @@ import type {
   DatagramHandlerOptions,
 } from "./handlers/datagram.ts";
 import {
+  findCallerAbove,
   type LogRecordDict,
   type LogRecordInit,
   makeLogRecord,
 } from "./record.ts";
-import { findCallerAbove } from "./record/caller.ts";
 import {
   type DatagramAddress,
   datagramHandlerAt,

@@ -65,8 +65,11 @@ import type {
   DatagramHandler as CoreDatagramHandler,
   DatagramHandlerOptions,
 } from "./handlers/datagram.ts";
-import { type LogRecordDict, makeLogRecord } from "./record.ts";
-import { findCallerAbove } from "./record/caller.ts";
+import {
+  findCallerAbove,
+  type LogRecordDict,
+  makeLogRecord,
+} from "./record.ts";
 import {
   type DatagramAddress,
   datagramHandlerAt,
@@ -82,7 +85,6 @@ export {
   type BaseHandlerOptions,
   type FormatterFunction,
   type LevelName,
-  StdLogger,
   type StdLogRecord,
 } from "./deps.ts";
 export type {

@@ -16,8 +16,8 @@
 
 import { formatError } from "../util/_error_text.ts";
 import { clip, Reporter } from "../util/_reporter.ts";
-import { findCallerAbove } from "../record/caller.ts";
 import {
+  findCallerAbove,
   getLevelNo,
   getMessage,
   type Level,
