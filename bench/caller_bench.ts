@@ -513,13 +513,13 @@ same run.
 const STEPS = [
   "V8 captures the stack (Error.captureStackTrace)",
   "Deno wraps 1 frame for prepareStackTrace",
-  "its file, source-mapped (getFileName)",
-  "its line (getLineNumber: mapped with the file)",
+  "its script name (getScriptNameOrSourceURL)",
+  "its line, source-mapped (getLineNumber)",
   "its function's name (getFunctionName)",
 ];
 
 interface CallSiteLike {
-  getFileName(): unknown;
+  getScriptNameOrSourceURL(): unknown;
   getLineNumber(): unknown;
   getFunctionName(): unknown;
 }
@@ -540,7 +540,7 @@ function step(last: number): Handles {
       Error.captureStackTrace(holder, target.handle);
       if (last >= 1) {
         const site = (holder.stack as CallSiteLike[])[0];
-        if (last >= 2) site.getFileName();
+        if (last >= 2) site.getScriptNameOrSourceURL();
         if (last >= 3) site.getLineNumber();
         if (last >= 4) site.getFunctionName();
       }

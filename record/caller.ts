@@ -195,7 +195,7 @@ export function findCallerAbove(
         look.nearer = 0;
       }
     }
-    return callerAt(sites[depth], depth);
+    return callerAt(sites[depth]);
   } finally {
     E.stackTraceLimit = limit;
     E.prepareStackTrace = prepare;
@@ -217,8 +217,8 @@ function capture(
   return typeof sites === "string" || Array.isArray(sites) ? sites : undefined;
 }
 
-/** The file of the frame callerIndex found last, as it was read. */
-let foundFile = "";
+/** The script of the frame callerIndex found last. */
+let foundScript = "";
 
 /** Index of the first frame of `sites` past the logging code, or -1. */
 function callerIndex(
@@ -226,13 +226,13 @@ function callerIndex(
   isLibraryFile?: (file: string) => boolean,
 ): number {
   for (let i = 0; i < sites.length; i++) {
-    // The first frame is most often the caller's: its file, source-mapped
-    // (a mapping its line needs anyway), decides. Further ones are told by
-    // their script's name, which costs ~0.3 µs against ~1.5 µs a mapping.
-    const file = i === 0 ? sites[i].getFileName() : scriptOf(sites[i]);
+    // The script's name, not getFileName's source-mapped one: that costs
+    // ~1.5 µs a frame, and it can move a frame into another file (a doc
+    // test's snippet maps into the module it documents: library code).
+    const file = scriptOf(sites[i]);
     if (!file) continue;
     if (callerPath(file) === null || isLibraryFile?.(file)) continue;
-    foundFile = file;
+    foundScript = file;
     return i;
   }
   return -1;
@@ -242,14 +242,10 @@ function scriptOf(site: CallSite): string | null | undefined {
   return site.getScriptNameOrSourceURL?.() ?? site.getFileName();
 }
 
-/**
- * The caller's info from the frame callerIndex chose (at `index`): its
- * file and line as the source map gives them.
- */
-function callerAt(site: CallSite, index: number): CallerInfo {
-  const file = index === 0 ? foundFile : site.getFileName() || foundFile;
+/** The caller's info from its frame (one that callerIndex chose). */
+function callerAt(site: CallSite): CallerInfo {
   return {
-    pathname: callerPath(file) ?? toPath(file),
+    pathname: callerPath(foundScript) as string,
     lineno: site.getLineNumber() ?? 0,
     funcName: site.getFunctionName() ??
       (site.isToplevel() ? "<module>" : "<anonymous>"),
