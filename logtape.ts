@@ -137,7 +137,7 @@ export interface RecordOptions {
   /**
    * Fills `pathname`, `lineno` and `funcName` from the log call's stack
    * frame (as CPython's `findCaller`) when the record has no
-   * `sourceLocation`. Costs about 12 times what CPython's findCaller costs
+   * `sourceLocation`. Costs about 11 times what CPython's findCaller costs
    * (bench/results/caller.md), hence off by default. LogTape's own
    * `captureSourceLocation` is used whenever present.
    *

@@ -92,8 +92,8 @@ export interface HandlerOptions {
   /**
    * Fill `pathname`, `lineno` and `funcName` of records that lack them from
    * the stack frame of the log call, as CPython's `findCaller` does. Off
-   * unless asked for: it adds about 4.6 times what the rest of a varied
-   * record costs, 11 times CPython's findCaller (bench/results/caller.md),
+   * unless asked for: it adds about 4.4 times what the rest of a varied
+   * record costs, 10 times CPython's findCaller (bench/results/caller.md),
    * nearly all of it Deno's floor for one frame: V8 captures at least 10
    * frames, Deno wraps the caller's and maps it through the source map.
    *

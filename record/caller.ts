@@ -103,7 +103,7 @@ type AnyFunction = (...args: any[]) => unknown;
  * `isLibraryFile` says true). Costs a stack capture, about 1.1 times
  * Deno's floor for one frame (bench/results/caller.md): V8 captures at
  * least 10 frames whatever `Error.stackTraceLimit`, Deno wraps the frame
- * for `Error.prepareStackTrace` and maps its file and line through the
+ * for `Error.prepareStackTrace` and maps its line through the
  * source map. That is 8 times CPython's findCaller, which is why handlers
  * only do it when asked (`caller: true`).
  *
