@@ -229,11 +229,13 @@ export abstract class Handler implements AsyncDisposable {
       // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
       try {
-        if (this.caller && record.pathname === undefined) {
-          const where = findCallerAbove(Handler.prototype.handle);
-          if (where !== undefined) record = { ...record, ...where };
+        // Caller fields go to the encoder, not into a copy of the record.
+        const where = this.caller && record.pathname === undefined
+          ? findCallerAbove(Handler.prototype.handle)
+          : undefined;
+        if (!writeFrame(record, this.#countFrame, this.level, where)) {
+          return false;
         }
-        if (!writeFrame(record, this.#countFrame, this.level)) return false;
       } catch (error) {
         if (this.#emitted === emitted) this.#emitted++;
         this.#failed++;

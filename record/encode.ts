@@ -58,6 +58,7 @@ import {
   writeExtras,
 } from "./_extras.ts";
 import { flat, readPartial, writeReadExtras } from "./_partial.ts";
+import type { CallerInfo } from "./caller.ts";
 
 /**
  * The framed bytes CPython's `SocketHandler.makePickle` would send for a
@@ -112,6 +113,8 @@ export type FrameSink = (
  * @param record A record dict, or any part of one.
  * @param sink Takes the frame's place.
  * @param minLevel Records below this level are not written.
+ * @param where Caller fields written over the record's, as if the record
+ * were `{ ...record, ...where }` (without making that copy: ~0.5 µs).
  * @returns Whether the record was at `minLevel` or above (and so written).
  * @throws {TypeError} When `msg` and `args` do not format.
  * @throws {RangeError} When the pickle would be longer than 2^32-1 bytes.
@@ -120,10 +123,11 @@ export function writeFrame(
   record: LogRecordInit,
   sink: FrameSink,
   minLevel: number = -Infinity,
+  where?: CallerInfo,
 ): boolean {
   const w = acquireWriter();
   try {
-    if (!writeRecordFrame(w, record, minLevel)) return false;
+    if (!writeRecordFrame(w, record, minLevel, where)) return false;
     if (sink(w.buf, w.start, w.pos - w.start)) w.commit();
     else w.pos = w.start;
     return true;
@@ -144,11 +148,19 @@ function writeRecordFrame(
   w: Writer,
   record: LogRecordInit,
   minLevel: number,
+  where?: CallerInfo,
 ): boolean {
+  if (where !== undefined && busy) {
+    record = { ...record, ...where };
+    where = undefined;
+  }
   // makeLogRecord's records always have processName; most partial ones do
   // not, and a look at it costs less than isLogRecord's WeakSet (~14% of a
   // record's time).
-  if (record.processName !== undefined && isLogRecord(record)) {
+  if (
+    where === undefined && record.processName !== undefined &&
+    isLogRecord(record)
+  ) {
     if ((record.levelno as number) < minLevel) return false;
     beginFrame(w);
     writeRecordPickle(w, record);
@@ -162,6 +174,14 @@ function writeRecordFrame(
     busy = true;
     try {
       const plain = readPartial(record);
+      if (where !== undefined) {
+        // As `{ ...record, ...where }` would be, without the copy.
+        if (plain) {
+          flat.pathname = where.pathname;
+          flat.lineno = where.lineno;
+          flat.funcName = where.funcName;
+        } else record = { ...record, ...where };
+      }
       // filename and module are then derived from pathname alone: only
       // when its run is not kept (writeSource), not by setStandard each
       // time ("" holds their place; basename and stripExtension took ~9%

@@ -15,6 +15,7 @@ import {
   PickleFloat,
 } from "../mod.ts";
 import { writeFrame } from "../record/encode.ts";
+import { makeCorpus } from "../bench/_corpus.ts";
 import { copyRun } from "../pickle/_writer.ts";
 import { hex, lengthPrefixed, prng, runPython } from "./_helpers.ts";
 
@@ -285,5 +286,49 @@ for (let i = 0; i < 3000; i++) {
     equal(lines.some((l) => l.startsWith("[generalizing]")), true);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("caller fields given to writeFrame write what a copy of the record with them writes", () => {
+  class Rec {
+    name = "cls";
+    msg = "from a class %s";
+    args = ["x"];
+    created = 1_795_000_000.5;
+  }
+  const where = [
+    { pathname: "/srv/app/main.ts", lineno: 12, funcName: "serve" },
+    { pathname: "file:///srv/app/b%20c.ts", lineno: 3, funcName: "<module>" },
+  ];
+  const records: LogRecordInit[] = [
+    ...makeCorpus({ size: 300, seed: 5 }).map((r) => {
+      const { pathname: _p, lineno: _l, funcName: _f, ...rest } = r;
+      return rest;
+    }),
+    { ...base, pathname: undefined, filename: "given.py", extra1: 1 },
+    { ...base, module: "mod", lineno: 7 },
+    new Rec() as unknown as LogRecordInit,
+    { ...base, 0: "index key first" },
+    makeLogRecord({ ...base, name: "made" }),
+  ];
+  for (let pass = 0; pass < 2; pass++) {
+    records.forEach((init, i) => {
+      const at = where[i % where.length];
+      let frame: Uint8Array | undefined;
+      writeFrame(
+        init,
+        (buf, offset, length) => {
+          frame = buf.slice(offset, offset + length);
+          return true;
+        },
+        -Infinity,
+        at,
+      );
+      equal(
+        hex(frame!),
+        hex(reference({ ...init, ...at })),
+        `record ${i}, pass ${pass}`,
+      );
+    });
   }
 });
