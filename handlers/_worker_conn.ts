@@ -75,6 +75,8 @@ export class IoWorker {
   readonly ctl: Int32Array;
   readonly ring: Uint8Array;
   readonly #worker: Worker;
+  /** Where each connection's byte counts start (mod 2^32). */
+  readonly startAt: number;
   #epoch = 0;
   #current: WorkerConn | null = null;
   #opening:
@@ -93,7 +95,14 @@ export class IoWorker {
   readonly ready: Promise<void>;
   #markReady!: () => void;
 
-  constructor(ringBytes = RING_BYTES) {
+  /**
+   * @param ringBytes Bytes of the ring.
+   * @param startAt Where each connection's byte counts (CTL.HEAD, CTL.TAIL)
+   * start, mod 2^32: 0, or, in tests, just below 2^31 or 2^32, so that a
+   * few megabytes cross the points where they wrap.
+   */
+  constructor(ringBytes = RING_BYTES, startAt = 0) {
+    this.startAt = startAt >>> 0;
     this.ready = new Promise((r) => this.#markReady = r);
     const sab = new SharedArrayBuffer(CTL.SIZE * 4 + ringBytes);
     this.ctl = new Int32Array(sab, 0, CTL.SIZE);
@@ -121,8 +130,8 @@ export class IoWorker {
     }
     const epoch = ++this.#epoch;
     this.#current?.lost(new Deno.errors.ConnectionAborted("replaced"));
-    Atomics.store(this.ctl, CTL.HEAD, 0);
-    Atomics.store(this.ctl, CTL.TAIL, 0);
+    Atomics.store(this.ctl, CTL.HEAD, this.startAt | 0);
+    Atomics.store(this.ctl, CTL.TAIL, this.startAt | 0);
     Atomics.store(this.ctl, CTL.STATE, STATE.OPENING);
     this.#opening?.reject(new Deno.errors.ConnectionAborted("replaced"));
     return new Promise((resolve, reject) => {
@@ -200,6 +209,7 @@ export class WorkerConn {
   constructor(io: IoWorker, epoch: number) {
     this.#io = io;
     this.#epoch = epoch;
+    this.#head = this.#frameStart = io.startAt;
   }
 
   /** Bytes in the ring not yet written to the socket. */
