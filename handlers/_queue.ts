@@ -1,5 +1,6 @@
 // Copyright the pysocklog authors. MIT license.
 // The bounded queue of frames a handler has yet to send.
+import { releaseFrames } from "../record.ts";
 
 /**
  * Frames taken from the queue to be written together: their bytes as one
@@ -21,7 +22,10 @@
  * ```
  */
 export interface FrameBatch {
-  /** The frames' bytes, in order: one view of a slab, or a copy. */
+  /**
+   * The frames' bytes, in order: one view of a slab, or a copy. Valid until
+   * `transmit` returns: the slab is then reused.
+   */
   data: Uint8Array;
   /** Each frame's length, in order (as many as there are frames). */
   lengths: number[];
@@ -66,6 +70,8 @@ export class FrameQueue {
   #takenBufs: Uint8Array[] = [];
   #takenOffs: number[] = [];
   #takenCount = 0;
+  /** Frames of the last batch put back (from this one on). */
+  #putBackFrom = 0;
   #scratch = new Uint8Array(0);
 
   constructor() {
@@ -103,6 +109,7 @@ export class FrameQueue {
     if (this.#count === 0) return -1;
     const i = this.#head;
     const n = this.#lens[i];
+    releaseFrames(this.#bufs[i], 1);
     this.#bufs[i] = EMPTY;
     this.#head = (i + 1) & this.#mask;
     this.#count--;
@@ -157,6 +164,7 @@ export class FrameQueue {
         size += n;
       }
     }
+    this.#putBackFrom = k;
     this.#head = (head + k) & mask;
     this.#count = count - k;
     this.bytes -= size;
@@ -196,6 +204,7 @@ export class FrameQueue {
   putBack(batch: FrameBatch, from: number): void {
     const count = batch.lengths.length;
     if (from >= count) return;
+    this.#putBackFrom = from;
     const lens = batch.lengths;
     if (this.#contiguous) {
       let off = this.#firstOff;
@@ -224,8 +233,18 @@ export class FrameQueue {
     }
   }
 
-  /** Forgets the buffers of the last batch (so that they can be freed). */
+  /**
+   * Done with the last batch: its frames not put back were written (or
+   * dropped), so their slabs may be reused; forgets its buffers.
+   */
   release(): void {
+    const sent = this.#putBackFrom;
+    this.#putBackFrom = 0;
+    if (this.#contiguous) {
+      if (sent > 0) releaseFrames(this.#first, sent);
+    } else {
+      this.#releaseRuns(this.#takenBufs, 0, sent);
+    }
     this.#takenBufs.fill(EMPTY, 0, this.#takenCount);
     this.#takenCount = 0;
     this.#first = EMPTY;
@@ -237,14 +256,35 @@ export class FrameQueue {
   /** Empties the queue; returns how many frames it held. */
   clear(): number {
     const n = this.#count;
+    let run: Uint8Array = EMPTY;
+    let runLength = 0;
     for (let k = 0; k < n; k++) {
-      this.#bufs[(this.#head + k) & this.#mask] = EMPTY;
+      const i = (this.#head + k) & this.#mask;
+      if (this.#bufs[i] !== run) {
+        if (runLength > 0) releaseFrames(run, runLength);
+        run = this.#bufs[i];
+        runLength = 0;
+      }
+      runLength++;
+      this.#bufs[i] = EMPTY;
     }
+    if (runLength > 0) releaseFrames(run, runLength);
     this.#head = 0;
     this.#count = 0;
     this.bytes = 0;
     if (this.#mask >= SHRINK_ABOVE) this.#resize(MIN_CAPACITY);
     return n;
+  }
+
+  /** Releases `bufs[from, to)`'s frames, one call per run of one buffer. */
+  #releaseRuns(bufs: Uint8Array[], from: number, to: number): void {
+    for (let i = from; i < to;) {
+      const buf = bufs[i];
+      let j = i + 1;
+      while (j < to && bufs[j] === buf) j++;
+      releaseFrames(buf, j - i);
+      i = j;
+    }
   }
 
   /** New arrays of `capacity` slots (a power of 2, at least #count), frames in order from 0. */
