@@ -538,7 +538,7 @@ lines.push(
   "- CPython's `sendall` blocks the caller until the kernel takes the bytes, so it cannot drop a record for lack of room; it has no event loop to yield to (E: –).",
 );
 lines.push(
-  "- log call: one call in 16 timed in the sender (a timer call costs about 80 ns in Deno); peak RSS: VmHWM of the sender (CPython: ru_maxrss); at start: its RSS before the first call (runtime, code, the 10,000-record pool: CPython's pool of dicts and LogRecords is the larger).",
+  "- log call: one call in 16 timed in the sender (past 1M records, one in N/65,536: the memory check counts the timings' memory too) (a timer call costs about 80 ns in Deno); peak RSS: VmHWM of the sender (CPython: ru_maxrss); at start: its RSS before the first call (runtime, code, the 10,000-record pool: CPython's pool of dicts and LogRecords is the larger).",
 );
 lines.push("");
 lines.push("Every run, in the order run:");
