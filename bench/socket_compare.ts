@@ -433,7 +433,9 @@ lines.push(
 );
 lines.push("");
 lines.push(
-  `Produced by \`deno task bench:socket\` (bench/socket_compare.ts) on ${
+  `Produced by \`deno task ${
+    ROUNDS > 0 ? "bench:socket" : "bench:socket:memory"
+  }\` (bench/socket_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
   } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
     `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
