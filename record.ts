@@ -38,4 +38,8 @@ export {
 } from "./record/frame.ts";
 export { type FrameSink, makePickle, writeFrame } from "./record/encode.ts";
 export { releaseFrames } from "./record/_slabs.ts";
-export { type CallerInfo, findCaller } from "./record/caller.ts";
+export {
+  type CallerInfo,
+  findCaller,
+  findCallerAbove,
+} from "./record/caller.ts";
