@@ -2,7 +2,7 @@
 // by a thread that does nothing else, so a busy receiver thread loses
 // nothing the worker could take, in order; without it the kernel drops.
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { bindUdp, canUseUdpWorker } from "../receiver/_udp.ts";
+import { bindUdp, canTuneUdp, canUseUdpWorker } from "../receiver/_udp.ts";
 import { plainJsGraph, pyScript, runPython } from "./_helpers.ts";
 
 /** 600-byte datagrams a paced sender sends while the receiver's thread spins. */
@@ -24,7 +24,18 @@ async function untilQuiet(count: () => number, ms = 5_000): Promise<void> {
   }
 }
 
-async function busyReceive(worker: boolean) {
+/** The receive buffer asked for through FFI (receiver/_udp.ts). */
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** Linux grants min(asked, net.core.rmem_max), doubled. */
+function grantedBuffer(): number {
+  const max = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max"));
+  return 2 * Math.min(RECV_BUFFER_BYTES, max);
+}
+
+/** Receives what udp_paced.py sends while this thread spins; `tune`: the
+ * receive buffer raised through FFI (else the kernel's default). */
+async function busyReceive(worker: boolean, tune = false) {
   const seqs: number[] = [];
   const sock = await bindUdp(
     "127.0.0.1",
@@ -33,8 +44,10 @@ async function busyReceive(worker: boolean) {
       seqs.push(new DataView(data.buffer, data.byteOffset).getUint32(0)),
     undefined,
     worker,
+    tune,
   );
   equal(sock.worker, worker);
+  equal(sock.recvBuffer === null, !tune);
   const sender = runPython([
     pyScript("udp_paced.py"),
     String(sock.addr.port),
@@ -51,8 +64,9 @@ async function busyReceive(worker: boolean) {
   await new Promise((r) => setTimeout(r, 150)); // drops are read every 100 ms
   const kernelDrops = sock.kernelDrops();
   const dropped = sock.dropped();
+  const recvBuffer = sock.recvBuffer;
   await sock.close();
-  return { seqs, kernelDrops, dropped };
+  return { seqs, kernelDrops, dropped, recvBuffer };
 }
 
 Deno.test("the UDP worker's module graph holds no TypeScript", async () => {
@@ -149,6 +163,73 @@ Deno.test("UDP: without --allow-read the receiver's thread receives; a failed bi
         out.success && expect.test(new TextDecoder().decode(out.stdout).trim()),
         `${flags}: ${text}`,
       );
+    }
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
+Deno.test("UDP with --allow-ffi: the receive buffer is raised, so a busy thread without a worker loses nothing", async () => {
+  ok(canTuneUdp());
+  const { seqs, kernelDrops, dropped, recvBuffer } = await busyReceive(
+    false,
+    true,
+  );
+  equal(recvBuffer, grantedBuffer());
+  // 3,000 datagrams of 600 bytes take about 3.5 MB of a socket's buffer.
+  if (recvBuffer! >= 4 * 1024 * 1024) {
+    equal(kernelDrops, 0);
+    deepEqual(seqs, Array.from({ length: SENT }, (_, i) => i));
+  } else {
+    ok(kernelDrops! > 0, `kernel drops ${kernelDrops}`);
+  }
+  equal(seqs.length + kernelDrops! + dropped, SENT);
+});
+
+Deno.test("UDP: the kernel's drops are counted through FFI, or null where they cannot be read (never a wrong 0)", async () => {
+  const udp = new URL("../receiver/_udp.ts", import.meta.url).href;
+  const blast = pyScript("udp_blast.py");
+  // The thread spins while 30,000 datagrams arrive: more than even a raised
+  // buffer holds.
+  const code = `import { bindUdp } from "${udp}";
+    let got = 0;
+    const sock = await bindUdp("127.0.0.1", 0, () => got++, undefined, false);
+    const sender = new Deno.Command("python3", { args: ["${blast}", String(sock.addr.port), "30000"], stdout: "piped" }).output();
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {}
+    await sender;
+    await new Promise((r) => setTimeout(r, 500));
+    const k = sock.kernelDrops();
+    console.log(JSON.stringify({ buffer: sock.recvBuffer, k, sum: got + (k ?? 0) }));
+    await sock.close();`;
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(script, code);
+    for (
+      const [flags, counted, tuned] of [
+        [["--allow-net", "--allow-run", "--allow-ffi"], true, true],
+        // Deno 2 reads /proc/net only under --allow-all (glibc Linux grants
+        // FFI then), whatever --allow-read says.
+        [["--allow-net", "--allow-run", "--allow-read"], false, false],
+        [["-A", "--deny-ffi"], false, false],
+      ] as const
+    ) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...flags, "--unstable-net", script],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(20_000),
+      }).output();
+      const text = new TextDecoder().decode(out.stdout).trim();
+      ok(out.success, `${flags}: ${new TextDecoder().decode(out.stderr)}`);
+      const r = JSON.parse(text);
+      if (counted) {
+        ok(r.k > 0, `${flags}: ${text}`);
+        equal(r.sum, 30_000, `${flags}: ${text}`);
+      } else {
+        equal(r.k, null, `${flags}: ${text}`);
+      }
+      equal(r.buffer !== null, tuned, `${flags}: ${text}`);
     }
   } finally {
     await Deno.remove(script);
