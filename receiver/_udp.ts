@@ -28,8 +28,10 @@ const HEADER_BYTES = 8;
  * taken, datagrams the worker dropped. */
 const SHARED_SLOTS = 2;
 
-/** Receive buffer asked for through FFI (Linux caps it at
- * net.core.rmem_max and doubles it for its bookkeeping). */
+/** Receive buffer asked for through FFI (Linux doubles it for its
+ * bookkeeping, and caps it at net.core.rmem_max unless the process has
+ * CAP_NET_ADMIN). 8 MiB granted holds about 330 ms of 50,000/s
+ * (the default 208 KiB: 424 datagrams of ~360 bytes, 8.5 ms). */
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 /** File descriptors searched for the bound socket. */
 const MAX_FD_SEARCHED = 65_536;
@@ -441,6 +443,7 @@ function expandV6(host: string): number[] {
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
 const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
 const SO_MEMINFO = 55;
 const SK_MEMINFO_VARS = 9;
 const SK_MEMINFO_DROPS = 8;
@@ -531,7 +534,11 @@ export function tuneUdp(
   }
   if (fd < 0) return null;
   int[0] = bytes;
-  c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, 4);
+  // As rsyslog's imudp and journald: past net.core.rmem_max where the
+  // process may (CAP_NET_ADMIN), else up to it.
+  if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, int, 4) !== 0) {
+    c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, 4);
+  }
   intLen[0] = 4;
   c.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, intLen);
   const recvBuffer = int[0];

@@ -27,9 +27,18 @@ async function untilQuiet(count: () => number, ms = 5_000): Promise<void> {
 /** The receive buffer asked for through FFI (receiver/_udp.ts). */
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
-/** Linux grants min(asked, net.core.rmem_max), doubled. */
+/** CAP_NET_ADMIN: the buffer may pass net.core.rmem_max (SO_RCVBUFFORCE). */
+const CAP_NET_ADMIN = 12;
+
+/** Linux grants what is asked (CAP_NET_ADMIN) or min(asked,
+ * net.core.rmem_max), doubled. */
 function grantedBuffer(): number {
-  const max = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max"));
+  const caps = /CapEff:\s*([0-9a-f]+)/.exec(
+    Deno.readTextFileSync("/proc/self/status"),
+  )![1];
+  const max = (BigInt("0x" + caps) >> BigInt(CAP_NET_ADMIN)) & 1n
+    ? Infinity
+    : Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max"));
   return 2 * Math.min(RECV_BUFFER_BYTES, max);
 }
 
