@@ -7,7 +7,8 @@
 // the socket's buffer (rx_queue; with --allow-ffi the buffer is large enough
 // to show a stall's whole backlog), and the receiver's CPU per datagram.
 //
-// usage: deno run -A bench/udp_timeline.ts [--runs N] [--rate N]
+// usage: deno run -A bench/udp_timeline.ts [--runs N] [--rate N] [--only 1,4]
+// (--only: the systems to run, by their 0-based place below)
 import { parseArgs } from "node:util";
 import { loadAverage, median } from "./_env.ts";
 
@@ -16,6 +17,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
     rate: { type: "string", default: "50000" },
+    only: { type: "string" },
   },
 });
 const RUNS = Number(values.runs);
@@ -32,7 +34,7 @@ const DEFAULT_BUFFER = Number(
 const FULL = 0.95;
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 
-const systems = [
+const allSystems = [
   {
     name: "listen(), listenDatagram, --allow-ffi",
     cmd: Deno.execPath(),
@@ -78,6 +80,10 @@ const systems = [
     args: [here("./_receiver/udp_recv.py"), "plain"],
   },
 ];
+
+const systems = values.only === undefined
+  ? allSystems
+  : values.only.split(",").map((i) => allSystems[Number(i)]);
 
 /** user + system CPU of a process, in ms (Linux). */
 function cpuMs(pid: number): number {
