@@ -152,11 +152,13 @@ async function once(sys: (typeof systems)[number]) {
   let peak = 0;
   let peakAt = 0;
   let over = 0;
+  let startPeak = 0;
   for (const [t, , queue, d] of rows) {
     drops[WINDOWS.findIndex((x, i) => t >= x && t < WINDOWS[i + 1])] += d -
       last;
     last = d;
     if (queue > peak) [peak, peakAt] = [queue, t];
+    if (t < WINDOWS[1] && queue > startPeak) startPeak = queue;
     if (queue >= FULL * DEFAULT_BUFFER) over++;
   }
   return {
@@ -165,6 +167,7 @@ async function once(sys: (typeof systems)[number]) {
     drops,
     peak,
     peakAt,
+    startPeak,
     overShare: over / rows.length,
     cpuPer: cpu * 1000 / sent,
   };
@@ -186,7 +189,9 @@ for (let r = 0; r < RUNS; r++) {
         x.drops.join(" / ")
       } (0-50 / 50-250 / 250-1000 / 1000+ ms); ${x.overflow} over maxBufferedRecords; largest backlog ${
         Math.round(x.peak / 1024)
-      } KiB at ${Math.round(x.peakAt)} ms; ${
+      } KiB at ${Math.round(x.peakAt)} ms (${
+        Math.round(x.startPeak / 1024)
+      } KiB in the first ${WINDOWS[1]} ms); ${
         pct(x.overShare)
       } of ticks with the default buffer's worth queued; ${
         x.cpuPer.toFixed(1)
@@ -204,6 +209,10 @@ for (const [i, sys] of systems.entries()) {
       median(xs.map((x) => x.drops[0]))
     }; largest backlog ${
       Math.round(median(xs.map((x) => x.peak)) / 1024)
-    } KiB; ${median(xs.map((x) => x.cpuPer)).toFixed(1)} µs CPU/datagram`,
+    } KiB (in the first ${WINDOWS[1]} ms: ${
+      Math.round(median(xs.map((x) => x.startPeak)) / 1024)
+    } KiB); over maxBufferedRecords ${median(xs.map((x) => x.overflow))}; ${
+      median(xs.map((x) => x.cpuPer)).toFixed(1)
+    } µs CPU/datagram`,
   );
 }
