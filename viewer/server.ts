@@ -461,6 +461,9 @@ class ViewerImpl implements Viewer {
           `retry: 1000\nevent: hello\ndata: ${
             JSON.stringify({
               instance: this.#instance,
+              // The seq this feed starts at: a gap before its first batch
+              // (records that left the history first) is the page's loss.
+              next: feed.cursor,
               bufferRecords: this.#bufferRecords,
               standardKeys: STANDARD_KEYS,
             })
@@ -499,9 +502,19 @@ class ViewerImpl implements Viewer {
     await Promise.allSettled(this.#consumers);
     clearTimeout(this.#timer);
     this.#flush();
+    const stats = this.#receiverStats();
     for (const feed of this.#feeds) {
       this.#dropFeed(feed);
       try {
+        if (feed.cursor < this.#nextSeq) {
+          // A page that did not keep up: what it will never get is counted
+          // on it by one empty batch past the last seq (about 150 bytes).
+          this.#stats.skipped += this.#nextSeq - feed.cursor;
+          feed.cursor = this.#nextSeq;
+          feed.controller.enqueue(
+            batchEvent(this.#instance, this.#nextSeq, [], stats),
+          );
+        }
         feed.controller.close();
       } catch {
         // already closed

@@ -245,8 +245,9 @@
   function addBatch(batch) {
     const list = batch.records;
     // Sequence numbers say what this page missed (records that left the
-    // server's history before this page read them) and what it already has
-    // (a reconnect resends nothing twice).
+    // server's history before this page read them; an empty batch when the
+    // viewer stops says what it never sent) and what it already has (a
+    // reconnect resends nothing twice).
     let start = 0;
     if (expectedSeq >= 0) {
       if (batch.first > expectedSeq) lost += batch.first - expectedSeq;
@@ -307,7 +308,14 @@
     source.addEventListener("hello", (ev) => {
       const hello = JSON.parse(ev.data);
       STANDARD_KEYS = new Set(hello.standardKeys);
-      if (instance !== null && hello.instance !== instance) expectedSeq = -1;
+      // A new viewer process (or the first hello): count from the seq this
+      // feed starts at, so a gap before the first batch is counted too. A
+      // reconnect to the same process keeps counting where it was.
+      if (hello.instance !== instance) {
+        expectedSeq = Number.isSafeInteger(hello.next) && hello.next >= 0
+          ? hello.next
+          : -1;
+      }
       instance = hello.instance;
       connected = true;
       scheduleStatus();
