@@ -13,6 +13,7 @@
 // nothing else, where one can be made; the receiver's thread gets batches.
 
 import dgram from "node:dgram";
+import { setImmediate } from "node:timers";
 import { Worker } from "node:worker_threads";
 
 /** Receives kept in flight on a `Deno.listenDatagram` socket. */
@@ -278,26 +279,49 @@ function bindWorker(
       worker.unref();
       onClosed();
     });
+    // Batches are taken one per macrotask (setImmediate), not in the
+    // message handler: Deno dispatches queued messages from promise
+    // continuations, so a backlog of batches ran with the consumer's
+    // microtasks only in between, one record per batch of ~700, and
+    // maxBufferedRecords overflowed while the consumer sat idle.
+    const batches: Extract<FromWorker, { t: "batch" }>[] = [];
+    let taking = false;
+    const take = () => {
+      if (batches.length === 0) {
+        taking = false;
+        return;
+      }
+      setImmediate(take);
+      takeOne();
+    };
+    const takeOne = () => {
+      const m = batches.shift()!;
+      const bytes = new Uint8Array(m.buf, 0, m.used);
+      const view = new DataView(m.buf);
+      for (let at = 0; at < m.used;) {
+        const n = view.getUint32(at);
+        const addr: Deno.NetAddr = {
+          transport: "udp",
+          hostname: m.hosts[view.getUint16(at + 6)],
+          port: view.getUint16(at + 4),
+        };
+        const start = at + HEADER_BYTES;
+        at = start + n;
+        try {
+          onDatagram(bytes.subarray(start, at), addr);
+        } catch {
+          // the receiver's own errors are its to report
+        }
+      }
+      Atomics.sub(shared, 0, m.used);
+    };
     worker.on("message", (m: FromWorker) => {
       if (m.t === "batch") {
-        const bytes = new Uint8Array(m.buf, 0, m.used);
-        const view = new DataView(m.buf);
-        for (let at = 0; at < m.used;) {
-          const n = view.getUint32(at);
-          const addr: Deno.NetAddr = {
-            transport: "udp",
-            hostname: m.hosts[view.getUint16(at + 6)],
-            port: view.getUint16(at + 4),
-          };
-          const start = at + HEADER_BYTES;
-          at = start + n;
-          try {
-            onDatagram(bytes.subarray(start, at), addr);
-          } catch {
-            // the receiver's own errors are its to report
-          }
+        batches.push(m);
+        if (!taking) {
+          taking = true;
+          setImmediate(take);
         }
-        Atomics.sub(shared, 0, m.used);
       } else if (m.t === "bound") {
         const addr: Deno.NetAddr = {
           transport: "udp",
@@ -335,6 +359,7 @@ function bindWorker(
         worker.unref();
         void worker.terminate();
       } else if (m.t === "closed") {
+        while (batches.length > 0) takeOne(); // before close() resolves
         onClosed();
       }
     });

@@ -244,3 +244,34 @@ Deno.test("UDP: the kernel's drops are counted through FFI, or null where they c
     await Deno.remove(script);
   }
 });
+
+Deno.test("UDP worker: after the thread was busy, the consumer keeps up with the backlog of batches (none dropped at maxBufferedRecords)", async () => {
+  // 20,000 datagrams arrive while the thread spins: the worker holds them
+  // as ~30 batches of ~700. Each batch must reach the consumer before the
+  // next is taken, or 2,000 waiting records are reached and the rest drop.
+  const { listen } = await import("../receiver.ts");
+  const rx = await listen({
+    transport: "udp",
+    port: 0,
+    maxBufferedRecords: 2_000,
+    onError: () => {},
+  });
+  let consumed = 0;
+  const consuming = (async () => {
+    for await (const _ of rx) consumed++;
+  })();
+  const port = (rx.addr as Deno.NetAddr).port;
+  const sender = runPython([pyScript("udp_blast.py"), String(port), "20000"]);
+  const end = Date.now() + 1_000;
+  while (Date.now() < end) {
+    // the receiver's thread is busy
+  }
+  equal(Number(await sender), 20_000);
+  await untilQuiet(() => consumed);
+  const s = rx.stats;
+  await rx.close();
+  await consuming;
+  equal(s.dropped, 0, JSON.stringify(s));
+  equal(s.records + (s.kernelDrops ?? 0), 20_000, JSON.stringify(s));
+  equal(consumed, s.records);
+});
