@@ -34,6 +34,10 @@ const SHARED_SLOTS = 2;
  * CAP_NET_ADMIN). 8 MiB granted holds about 330 ms of 50,000/s
  * (the default 208 KiB: 424 datagrams of ~360 bytes, 8.5 ms). */
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+/** close() waits at most this long for the receive buffer to empty. */
+const CLOSE_DRAIN_MS = 1_000;
+/** How often close() looks at the receive buffer while it waits. */
+const DRAIN_POLL_MS = 5;
 /** File descriptors searched for the bound socket. */
 const MAX_FD_SEARCHED = 65_536;
 
@@ -122,6 +126,7 @@ function bindDeno(
   const addr = sock.addr as Deno.NetAddr;
   const tuning = tune ? tuneUdp(addr) : null;
   let closed = false;
+  let closing: Promise<void> | null = null;
   const loops: Promise<void>[] = [];
   for (let i = 0; i < RECEIVES_IN_FLIGHT; i++) {
     loops.push((async () => {
@@ -149,16 +154,18 @@ function bindDeno(
     dropped: () => 0,
     ref() {},
     unref() {},
-    async close() {
-      if (closed) return;
-      drops(true);
-      closed = true;
-      try {
-        sock.close();
-      } catch {
-        // already closed
-      }
-      await Promise.allSettled(loops);
+    close() {
+      return closing ??= (async () => {
+        await drain(tuning);
+        drops(true);
+        closed = true;
+        try {
+          sock.close();
+        } catch {
+          // already closed
+        }
+        await Promise.allSettled(loops);
+      })();
     },
   };
 }
@@ -192,7 +199,7 @@ function bindNode(
       };
       const tuning = tune ? tuneUdp(addr) : null;
       const drops = kernelDropsReader(addr, tuning);
-      let closed = false;
+      let closing: Promise<void> | null = null;
       sock.unref(); // like a Deno listener: only a pending read holds the program
       resolve({
         addr,
@@ -204,16 +211,17 @@ function bindNode(
         ref: () => sock.ref(),
         unref: () => sock.unref(),
         close() {
-          if (closed) return Promise.resolve();
-          drops(true);
-          closed = true;
-          return new Promise<void>((done) => {
-            try {
-              sock.close(() => done());
-            } catch {
-              done();
-            }
-          });
+          return closing ??= (async () => {
+            await drain(tuning);
+            drops(true);
+            await new Promise<void>((done) => {
+              try {
+                sock.close(() => done());
+              } catch {
+                done();
+              }
+            });
+          })();
         },
       });
     });
@@ -341,17 +349,18 @@ function bindWorker(
           ref: () => worker.ref(),
           unref: () => worker.unref(),
           close() {
-            if (closing !== null) return closing;
-            drops(true);
-            closing = new Promise<void>((done) => {
-              onClosed = () => {
-                void worker.terminate();
-                done();
-              };
-              worker.ref();
-              worker.postMessage({ t: "close" });
-            });
-            return closing;
+            return closing ??= (async () => {
+              await drain(tuning);
+              drops(true);
+              await new Promise<void>((done) => {
+                onClosed = () => {
+                  void worker.terminate();
+                  done();
+                };
+                worker.ref();
+                worker.postMessage({ t: "close" });
+              });
+            })();
           },
         });
       } else if (m.t === "error") {
@@ -472,6 +481,7 @@ const SO_RCVBUFFORCE = 33;
 const SO_MEMINFO = 55;
 const SK_MEMINFO_VARS = 9;
 const SK_MEMINFO_DROPS = 8;
+const SK_MEMINFO_RMEM_ALLOC = 0;
 const SOCK_DGRAM = 2;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -522,6 +532,21 @@ export interface UdpTuning {
   readonly recvBuffer: number;
   /** The kernel's drop count for the socket (SO_MEMINFO). */
   drops(): number;
+  /** Bytes waiting in the socket's receive buffer (SO_MEMINFO). */
+  queued(): number;
+}
+
+/**
+ * Waits, at most CLOSE_DRAIN_MS, until the socket's receive buffer is empty:
+ * with a raised buffer, up to 8 MiB (~16,000 datagrams) can wait there at
+ * close, which closing would discard uncounted. Only where FFI tells.
+ */
+async function drain(tuning: UdpTuning | null): Promise<void> {
+  if (tuning === null) return;
+  const end = performance.now() + CLOSE_DRAIN_MS;
+  while (tuning.queued() > 0 && performance.now() < end) {
+    await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+  }
 }
 
 /**
@@ -575,6 +600,12 @@ export function tuneUdp(
       infoLen[0] = info.byteLength;
       return c.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, infoLen) === 0
         ? info[SK_MEMINFO_DROPS]
+        : 0;
+    },
+    queued() {
+      infoLen[0] = info.byteLength;
+      return c.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, infoLen) === 0
+        ? info[SK_MEMINFO_RMEM_ALLOC]
         : 0;
     },
   };

@@ -275,3 +275,54 @@ Deno.test("UDP worker: after the thread was busy, the consumer keeps up with the
   equal(s.records + (s.kernelDrops ?? 0), 20_000, JSON.stringify(s));
   equal(consumed, s.records);
 });
+
+Deno.test("UDP with --allow-ffi: close() first takes what waits in the raised receive buffer (none discarded uncounted)", async () => {
+  for (const worker of [false, true]) {
+    let got = 0;
+    const sock = await bindUdp(
+      "127.0.0.1",
+      0,
+      () => got++,
+      undefined,
+      worker,
+      true,
+    );
+    const done = await Deno.makeTempFile();
+    await Deno.remove(done);
+    const sender = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `python3 "$0" "$1" "$2" "$3" "$4" > /dev/null && touch "$5"`,
+        pyScript("udp_paced.py"),
+        String(sock.addr.port),
+        String(SENT),
+        String(RATE),
+        String(SENDER_DELAY_S),
+        done,
+      ],
+    }).output();
+    // The thread is busy until the sender is done (at most 10 s).
+    const end = Date.now() + 10_000;
+    for (let i = 0; Date.now() < end; i++) {
+      if (
+        i % 1000 === 0 && (() => {
+          try {
+            return Deno.statSync(done).isFile;
+          } catch {
+            return false;
+          }
+        })()
+      ) break;
+    }
+    // Close at once, while the datagrams still wait in the buffer.
+    const closing = sock.close();
+    ok((await sender).success);
+    await closing;
+    await Deno.remove(done);
+    equal(
+      got + sock.kernelDrops()! + sock.dropped(),
+      SENT,
+      `worker ${worker}: ${got} received, ${sock.kernelDrops()} dropped by the kernel, ${sock.dropped()} by the worker`,
+    );
+  }
+});
