@@ -20,5 +20,6 @@ export {
   type BaseHandlerOptions,
   type FormatterFunction,
   type LevelName,
+  Logger as StdLogger,
   type LogRecord as StdLogRecord,
 } from "@std/log";

@@ -49,7 +49,7 @@ import type {
   DatagramHandlerOptions,
 } from "./handlers/datagram.ts";
 import {
-  findCaller,
+  findCallerAbove,
   type LogRecordDict,
   type LogRecordInit,
   makeLogRecord,
@@ -137,8 +137,8 @@ export interface RecordOptions {
   /**
    * Fills `pathname`, `lineno` and `funcName` from the log call's stack
    * frame (as CPython's `findCaller`) when the record has no
-   * `sourceLocation`. Costs about 10 µs per record, against about 3 µs
-   * for the rest of a varied record, hence off by default. LogTape's own
+   * `sourceLocation`. Costs about 11 times what CPython's findCaller costs
+   * (bench/results/caller.md), hence off by default. LogTape's own
    * `captureSourceLocation` is used whenever present.
    *
    * @default {false}
@@ -216,7 +216,7 @@ export function fromLogTapeRecord(
     init.pathname = where.file;
     init.lineno = where.line;
   } else if (options.caller) {
-    Object.assign(init, findCaller());
+    Object.assign(init, findCallerAbove(fromLogTapeRecord));
   }
   let extra = record.properties;
   const error = extra.error;

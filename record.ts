@@ -37,4 +37,8 @@ export {
   frameLength,
 } from "./record/frame.ts";
 export { type FrameSink, makePickle, writeFrame } from "./record/encode.ts";
-export { type CallerInfo, findCaller } from "./record/caller.ts";
+export {
+  type CallerInfo,
+  findCaller,
+  findCallerAbove,
+} from "./record/caller.ts";

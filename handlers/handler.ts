@@ -17,7 +17,7 @@
 import { formatError } from "../util/_error_text.ts";
 import { clip, Reporter } from "../util/_reporter.ts";
 import {
-  findCaller,
+  findCallerAbove,
   getLevelNo,
   getMessage,
   type Level,
@@ -225,10 +225,14 @@ export abstract class Handler implements AsyncDisposable {
       this.#dropped++;
       return false;
     }
-    if (this.#fast && this.filters.length === 0 && !this.caller) {
+    if (this.#fast && this.filters.length === 0) {
       // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
       try {
+        if (this.caller && record.pathname === undefined) {
+          const where = findCallerAbove(Handler.prototype.handle);
+          if (where !== undefined) record = { ...record, ...where };
+        }
         if (!writeFrame(record, this.#countFrame, this.level)) return false;
       } catch (error) {
         if (this.#emitted === emitted) this.#emitted++;
@@ -240,7 +244,7 @@ export abstract class Handler implements AsyncDisposable {
     let full: LogRecordDict;
     try {
       if (this.caller && record.pathname === undefined) {
-        const where = findCaller();
+        const where = findCallerAbove(Handler.prototype.handle);
         if (where !== undefined) record = { ...record, ...where };
       }
       full = toLogRecord(record);

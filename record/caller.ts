@@ -29,9 +29,10 @@ const OWN_ROOT = new URL("..", import.meta.url).href;
 const OWN_ROOT_PATH = toPath(OWN_ROOT);
 /**
  * What under the root is not the library: code that logs through it (its
- * tests, benchmarks and demo), whose log calls are callers like any other.
+ * tests, benchmarks and demo, and the examples `deno test --doc` runs, as
+ * `record/caller.ts#96-107.ts`), whose log calls are callers like any other.
  */
-const NOT_LIBRARY = /^(?:tests\/|bench\/|demo\.ts$)/;
+const NOT_LIBRARY = /^(?:tests\/|bench\/|demo\.ts$|[^#]*#\d+-\d+\.\w+$)/;
 
 /** Whether a file is the library's own: wherever it sits in the package. */
 function isOwnFile(file: string): boolean {
@@ -68,39 +69,82 @@ function callerPath(file: string): string | null {
   return known;
 }
 
-/** Frames kept while looking for the caller past a first, short look. */
+/** Most frames a look takes. */
 const STACK_LIMIT = 40;
+/** How much a look that falls short grows for the next one. */
+const LOOK_GROWTH = 4;
 /**
- * Frames of the first look: how deep the caller was last time, plus one.
- * Each frame Deno hands to `prepareStackTrace` costs about 0.4 µs, so
- * the first look takes no more than it needs; a deeper caller costs a
- * second look.
+ * How many first looks in a row must find the caller nearer than they
+ * looked before the next ones look less far.
  */
-let firstLook = 4;
+const LOOK_DECAY = 256;
+
+/**
+ * How far the first look goes, per entry point: as far as the deepest
+ * caller lately. Deno wraps each frame it hands to `prepareStackTrace`
+ * (~0.4 µs a frame), so a look takes few frames; one that falls short
+ * costs another capture (~2-3 µs), so it shrinks only slowly: when the log
+ * calls alternate between depths 1 and 2, it stays at 2.
+ */
+interface Look {
+  frames: number;
+  nearer: number;
+}
+const looks = new Map<AnyFunction, Look>();
+/** Most entry points `looks` holds (they are the logging code's own). */
+const MAX_ENTRIES = 64;
+
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
 
 /**
  * Finds the caller of the logging call: the first stack frame that is not
  * in this package, in @std/log or in LogTape (or in a file for which
- * `isLibraryFile` says true). Costs a stack capture: a few microseconds (see
- * `bench/caller_bench.ts`; most of it is Deno's: capturing the stack,
- * wrapping its frames and mapping the line through the source map), which
- * is why handlers only do it when asked (`caller: true`).
+ * `isLibraryFile` says true). Costs a stack capture, about 1.1 times
+ * Deno's floor for one frame (bench/results/caller.md): V8 captures at
+ * least 10 frames whatever `Error.stackTraceLimit`, Deno wraps the frame
+ * for `Error.prepareStackTrace` and maps its line through the
+ * source map. That is 8 times CPython's findCaller, which is why handlers
+ * only do it when asked (`caller: true`).
  *
  * @example Where was I called from?
  * ```ts
  * import { findCaller } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
  *
  * function handle() {
- *   const info = findCaller();
- *   console.log(info?.funcName, info?.lineno); // "handle", the line of findCaller()
+ *   return findCaller(); // the caller: this line, in handle()
  * }
- * handle();
+ * const info = handle();
+ * equal(info?.funcName, "handle");
+ * equal(typeof info?.lineno, "number");
  * ```
  *
- * @param isLibraryFile Tells which further files are logging code to skip.
+ * @param isLibraryFile Tells which further files are logging code to skip
+ *   (given a path, or a module's URL).
  * @returns The caller, or `undefined` when the stack holds only library frames.
  */
 export function findCaller(
+  isLibraryFile?: (file: string) => boolean,
+): CallerInfo | undefined {
+  return findCallerAbove(findCaller, isLibraryFile);
+}
+
+/**
+ * {@linkcode findCaller} from a logging entry point that is on the stack:
+ * the frames up to and including the innermost call of `entry` are never
+ * captured (nor wrapped by Deno), so the first frame looked at is usually
+ * the caller's. Gives what `findCaller` gives from the same place. Falls
+ * back to looking past this function's own frame when `entry` is not on
+ * the stack. (Internal: not exported from mod.ts.)
+ *
+ * @param entry The logging code's outermost function known to be on the stack.
+ * @param isLibraryFile Tells which further files are logging code to skip
+ *   (given a path, or a module's URL).
+ * @returns The caller, or `undefined` when the stack holds only library frames.
+ */
+export function findCallerAbove(
+  entry: AnyFunction,
   isLibraryFile?: (file: string) => boolean,
 ): CallerInfo | undefined {
   const E = Error as ErrorWithHooks;
@@ -108,52 +152,104 @@ export function findCaller(
   const prepare = E.prepareStackTrace;
   E.prepareStackTrace = keepCallSites;
   try {
-    const look = firstLook;
-    E.stackTraceLimit = look;
-    const holder: { stack?: unknown } = {};
-    Error.captureStackTrace(holder, findCaller);
-    let sites = holder.stack;
-    if (typeof sites === "string") return fromStackText(sites, isLibraryFile);
-    if (!Array.isArray(sites)) return undefined;
-    let found = callerOf(sites as CallSite[], isLibraryFile);
-    if (found === undefined && sites.length >= look) {
-      // Deeper than the first look: look again, all the way.
-      E.stackTraceLimit = STACK_LIMIT;
-      const again: { stack?: unknown } = {};
-      Error.captureStackTrace(again, findCaller);
-      sites = again.stack;
-      if (!Array.isArray(sites)) return undefined;
-      found = callerOf(sites as CallSite[], isLibraryFile);
+    let look = looks.get(entry);
+    if (look === undefined) {
+      if (looks.size >= MAX_ENTRIES) looks.clear();
+      look = { frames: 1, nearer: 0 };
+      looks.set(entry, look);
     }
-    return found;
+    let frames = look.frames;
+    let above: AnyFunction = entry;
+    let sites = capture(frames, above);
+    if (typeof sites === "string") {
+      // No prepareStackTrace call (another runtime): read the text, all of it.
+      const text = capture(STACK_LIMIT, findCallerAbove);
+      return typeof text === "string"
+        ? fromStackText(text, isLibraryFile)
+        : undefined;
+    }
+    if (sites !== undefined && sites.length === 0) {
+      // `entry` is not on the stack: look past this function instead.
+      above = findCallerAbove;
+      frames = STACK_LIMIT;
+      sites = capture(frames, above);
+    }
+    if (!Array.isArray(sites)) return undefined;
+    let depth = callerIndex(sites, isLibraryFile);
+    while (depth < 0 && sites.length === frames && frames < STACK_LIMIT) {
+      // The caller is deeper than this look: look further.
+      frames = Math.min(frames * LOOK_GROWTH, STACK_LIMIT);
+      sites = capture(frames, above);
+      if (!Array.isArray(sites)) return undefined;
+      depth = callerIndex(sites, isLibraryFile);
+    }
+    if (depth < 0) return undefined;
+    if (above === entry) {
+      if (depth + 1 > look.frames) {
+        look.frames = depth + 1;
+        look.nearer = 0;
+      } else if (depth + 1 === look.frames) {
+        look.nearer = 0;
+      } else if (++look.nearer >= LOOK_DECAY) {
+        look.frames = depth + 1;
+        look.nearer = 0;
+      }
+    }
+    return callerAt(sites[depth]);
   } finally {
     E.stackTraceLimit = limit;
     E.prepareStackTrace = prepare;
   }
 }
 
-/** The first frame of `sites` past the logging code; notes its depth for the next look. */
-function callerOf(
+/**
+ * The call sites of a capture of `frames` frames past `above` (with
+ * keepCallSites installed), or its text where the runtime formats it.
+ */
+function capture(
+  frames: number,
+  above: AnyFunction,
+): CallSite[] | string | undefined {
+  (Error as ErrorWithHooks).stackTraceLimit = frames;
+  const holder: { stack?: unknown } = {};
+  Error.captureStackTrace(holder, above);
+  const sites = holder.stack;
+  return typeof sites === "string" || Array.isArray(sites) ? sites : undefined;
+}
+
+/** The script of the frame callerIndex found last. */
+let foundScript = "";
+
+/** Index of the first frame of `sites` past the logging code, or -1. */
+function callerIndex(
   sites: readonly CallSite[],
   isLibraryFile?: (file: string) => boolean,
-): CallerInfo | undefined {
+): number {
   for (let i = 0; i < sites.length; i++) {
-    const site = sites[i];
-    // The script's name costs a fraction of getFileName (which maps it
-    // through the source map) and is the same for a module.
-    const file = site.getScriptNameOrSourceURL?.() ?? site.getFileName();
+    // The script's name, not getFileName's source-mapped one: that costs
+    // ~1.5 µs a frame, and it can move a frame into another file (a doc
+    // test's snippet maps into the module it documents: library code).
+    const file = scriptOf(sites[i]);
     if (!file) continue;
-    const pathname = callerPath(file);
-    if (pathname === null || isLibraryFile?.(file)) continue;
-    firstLook = Math.min(i + 1, STACK_LIMIT);
-    return {
-      pathname,
-      lineno: site.getLineNumber() ?? 0,
-      funcName: site.getFunctionName() ??
-        (site.isToplevel() ? "<module>" : "<anonymous>"),
-    };
+    if (callerPath(file) === null || isLibraryFile?.(file)) continue;
+    foundScript = file;
+    return i;
   }
-  return undefined;
+  return -1;
+}
+
+function scriptOf(site: CallSite): string | null | undefined {
+  return site.getScriptNameOrSourceURL?.() ?? site.getFileName();
+}
+
+/** The caller's info from its frame (one that callerIndex chose). */
+function callerAt(site: CallSite): CallerInfo {
+  return {
+    pathname: callerPath(foundScript) as string,
+    lineno: site.getLineNumber() ?? 0,
+    funcName: site.getFunctionName() ??
+      (site.isToplevel() ? "<module>" : "<anonymous>"),
+  };
 }
 
 /** `at fn (file:1:2)`, `at file:1:2`, `at async fn (file:1:2)`. */
