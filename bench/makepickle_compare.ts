@@ -14,15 +14,19 @@
 //   - CPython's SocketHandler.makePickle(record) (dict copy, getMessage,
 //     pickle.dumps(d, 1), length prefix) on a LogRecord of the same record.
 // CPython also checks that pickle.loads of each of our frames equals its
-// dict, types included ("same records" column).
-// Median ns per record of ROUNDS rounds; CPython runs in its own process,
-// and the rounds alternate (ours, CPython's, row by row), so that both see
-// the same load on a shared machine.
+// dict, types included ("same records" column). The corpus rows' JSON for
+// CPython is made in a process of its own (bench/_corpus_json.ts): it runs
+// makeLogRecord on every record, which a handler's handle() never does.
+// Median ns per record of ROUNDS rounds, as process CPU time (the lead
+// table: on a shared machine, wall clock also measures the scheduler) and
+// as wall clock; CPython runs in its own process, and the rounds alternate
+// (ours, CPython's, row by row), so that both see the same load.
 //
 // Options: --rounds R (default 9), --size N (varied corpus records, default
 // 10000; categories get N/5), --min M (records per round, default 20000),
 // --seed S (default 1). Writes bench/results/makepickle.md.
 
+import process from "node:process";
 import { makeLogRecord, makePickle } from "../mod.ts";
 import {
   CORPUS_CATEGORIES,
@@ -72,6 +76,8 @@ interface Row {
   label: string;
   records: LogRecordInit[];
   min: number;
+  /** How a corpus row's records were made (made again for CPython). */
+  corpus?: { category: CorpusCategory; size: number };
 }
 
 const LABELS: Record<CorpusCategory, string> = {
@@ -83,16 +89,16 @@ const LABELS: Record<CorpusCategory, string> = {
   "exceptions": "exc_info Error, 20-frame stack",
 };
 
-const rows: Row[] = CORPUS_CATEGORIES.map((c) => ({
-  id: c,
-  label: LABELS[c],
-  records: makeCorpus({
-    category: c,
-    seed: SEED,
-    size: c === "varied" ? SIZE : Math.max(1, Math.floor(SIZE / 5)),
-  }),
-  min: MIN_RECORDS,
-}));
+const rows: Row[] = CORPUS_CATEGORIES.map((c) => {
+  const size = c === "varied" ? SIZE : Math.max(1, Math.floor(SIZE / 5));
+  return {
+    id: c,
+    label: LABELS[c],
+    records: makeCorpus({ category: c, seed: SEED, size }),
+    min: MIN_RECORDS,
+    corpus: { category: c, size },
+  };
+});
 rows.push({
   id: "one-partial",
   label: "best case: one partial record again and again",
@@ -106,20 +112,31 @@ rows.push({
 });
 
 let sink = 0;
-/** ns per record of each round over `row`. */
-function timeOurs(row: Row, rounds: number): number[] {
+/** [wall, process CPU] ns per record of each round over `row`. */
+function timeOurs(row: Row, rounds: number): Times[] {
   const passes = Math.max(1, Math.ceil(row.min / row.records.length));
   const recs = row.records;
-  const times: number[] = [];
+  const times: Times[] = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let p = 0; p < passes; p++) {
       for (let i = 0; i < recs.length; i++) sink += makePickle(recs[i]).length;
     }
-    times.push(((performance.now() - t0) * 1e6) / (passes * recs.length));
+    const c = process.cpuUsage(c0);
+    const n = passes * recs.length;
+    times.push([
+      ((performance.now() - t0) * 1e6) / n,
+      ((c.user + c.system) * 1e3) / n,
+    ]);
   }
   return times;
 }
+
+/** ns per record: wall clock, then process CPU time (user + system). */
+type Times = [number, number];
+const WALL = 0;
+const CPU = 1;
 
 interface PyInfo {
   records: number;
@@ -129,8 +146,32 @@ interface PyInfo {
 }
 
 interface PyRound {
-  dumps2: number;
-  makePickle: number;
+  dumps2: Times;
+  makePickle: Times;
+}
+
+/** This process's start, as makeLogRecord's relativeCreated counts from it (ms). */
+const START_MS = 1e12 - makeLogRecord({ created: 1e9 }).relativeCreated;
+
+/**
+ * The JSON of another process with relativeCreated and process as this
+ * process's makeLogRecord gives them (relativeCreated by the same float
+ * operations: `created * 1000 - start`), so that CPython compares our
+ * frames with the same dicts.
+ */
+function ownRelativeCreated(text: string): string {
+  type PyFloat = number | { __py__: string; v: string };
+  const items = JSON.parse(text) as { d: Record<string, PyFloat> }[];
+  for (const { d } of items) {
+    const c = d.created;
+    const created = typeof c === "number" ? c : Number(c.v);
+    const rc = created * 1000 - START_MS;
+    d.relativeCreated = Number.isInteger(rc)
+      ? { __py__: "float", v: String(rc) }
+      : rc;
+    d.process = Deno.pid;
+  }
+  return JSON.stringify(items);
 }
 
 const dir = await Deno.makeTempDir({ prefix: "pysocklog_bench_" });
@@ -139,7 +180,28 @@ const oursBytes = new Map<string, number>();
 for (const row of rows) {
   const json = `${dir}/${row.id}.json`;
   const bin = `${dir}/${row.id}.bin`;
-  await Deno.writeTextFile(json, toPythonJson(row.records));
+  if (row.corpus === undefined) {
+    await Deno.writeTextFile(json, toPythonJson(row.records));
+  } else {
+    // In a process of its own (see bench/_corpus_json.ts).
+    const { category, size } = row.corpus;
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-write=${dir}`,
+        here("./_corpus_json.ts"),
+        category,
+        String(SEED),
+        String(size),
+        json,
+      ],
+    }).output();
+    if (!made.success) throw new Error(`_corpus_json.ts failed for ${row.id}`);
+    await Deno.writeTextFile(
+      json,
+      ownRelativeCreated(await Deno.readTextFile(json)),
+    );
+  }
   const frames = row.records.map((r) => makePickle(r));
   const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
   let o = 0;
@@ -178,7 +240,7 @@ async function readPy<T>(): Promise<T> {
 const pyInfo: Record<string, PyInfo> = await readPy();
 const loadBefore = loadAverage();
 for (const row of rows) timeOurs(row, 2); // warm-up: JIT, caches
-const ours = new Map<string, number[]>(rows.map((r) => [r.id, []]));
+const ours = new Map<string, Times[]>(rows.map((r) => [r.id, []]));
 const py = new Map<string, PyRound[]>(rows.map((r) => [r.id, []]));
 // Rounds interleaved row by row: ours, CPython, ours, ...
 for (let r = 0; r < ROUNDS; r++) {
@@ -223,41 +285,43 @@ lines.push(
 );
 lines.push("");
 lines.push(
-  `Median µs per record of ${
-    ROUNDS * 2
-  } rounds (ours) and ${ROUNDS} rounds (CPython), each round ` +
-    `at least ${
+  `CPU time: median µs of process CPU time (user + system) per record of ${ROUNDS} rounds, ` +
+    `each round at least ${
       fmt(MIN_RECORDS)
-    } records; corpus seed ${SEED}. "same records": how many of our ` +
+    } records; corpus seed ${SEED}. On a shared machine this is the encoders' own cost; ` +
+    `wall-clock figures of the same rounds follow. "same records": how many of our ` +
     `frames CPython's pickle.loads turns into exactly the dict it pickled itself. ` +
     `"ours vs it": the median of the per-round ratios (each round's CPython time over ours).`,
 );
-lines.push("");
-lines.push(
-  "| records | n | ours µs | C pickle.dumps(d, 2) µs | ours vs it | CPython makePickle µs | ours vs it | bytes ours / CPython | same records |",
-);
-lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const row of rows) {
-  const o = median(ours.get(row.id)!);
-  const rounds = py.get(row.id)!;
-  const mine = ours.get(row.id)!;
-  const dumps2 = rounds.map((x) => x.dumps2);
-  const pyMake = rounds.map((x) => x.makePickle);
-  const p = {
-    ...pyInfo[row.id],
-    dumps2: median(dumps2),
-    makePickle: median(pyMake),
-  };
+function table(k: number): void {
+  lines.push("");
   lines.push(
-    `| ${row.label} | ${fmt(row.records.length)} | ${us(o)} | ${
-      us(p.dumps2)
-    } | ${ratio(dumps2, mine)} | ${us(p.makePickle)} | ${
-      ratio(pyMake, mine)
-    } | ${fmt(oursBytes.get(row.id)!)} / ${fmt(p.bytes)} | ${
-      fmt(p.equal ?? 0)
-    }/${fmt(row.records.length)} |`,
+    "| records | n | ours µs | C pickle.dumps(d, 2) µs | ours vs it | CPython makePickle µs | ours vs it | bytes ours / CPython | same records |",
   );
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const row of rows) {
+    const mine = ours.get(row.id)!.map((t) => t[k]);
+    const rounds = py.get(row.id)!;
+    const dumps2 = rounds.map((x) => x.dumps2[k]);
+    const pyMake = rounds.map((x) => x.makePickle[k]);
+    const info = pyInfo[row.id];
+    lines.push(
+      `| ${row.label} | ${fmt(row.records.length)} | ${us(median(mine))} | ${
+        us(median(dumps2))
+      } | ${ratio(dumps2, mine)} | ${us(median(pyMake))} | ${
+        ratio(pyMake, mine)
+      } | ${fmt(oursBytes.get(row.id)!)} / ${fmt(info.bytes)} | ${
+        fmt(info.equal ?? 0)
+      }/${fmt(row.records.length)} |`,
+    );
+  }
 }
+lines.push("");
+lines.push("## CPU time per record");
+table(CPU);
+lines.push("");
+lines.push("## Wall clock per record (the same rounds)");
+table(WALL);
 lines.push("");
 lines.push(
   "- ours: `makePickle(partial)`, the record as a handler gets it: standard keys filled, message formatted, frame length included.",

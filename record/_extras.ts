@@ -4,7 +4,14 @@
 
 import * as op from "../pickle/_opcodes.ts";
 import type { Writer } from "../pickle/_writer.ts";
-import { Memo, writeScalar, writeSmall } from "../pickle/encode.ts";
+import {
+  Memo,
+  writeFloat,
+  writeScalar,
+  writeSmall,
+  writeText,
+} from "../pickle/encode.ts";
+import { writeInt } from "../pickle/_write_scalar.ts";
 import { RECORD_KEY_SET, RECORD_KEYS } from "./_keys.ts";
 
 /** Whether a value is written without the memo (not an object, or null). */
@@ -48,9 +55,26 @@ export function writeExtra(
   dict: object,
 ): Memo | null {
   w.cachedStr(key);
-  if (isScalar(v)) {
-    writeScalar(w, v);
-    return memo;
+  switch (typeof v) {
+    case "string":
+      writeText(w, v);
+      return memo;
+    case "number":
+      if (Number.isSafeInteger(v) && !Object.is(v, -0)) writeInt(w, v);
+      else writeFloat(w, v);
+      return memo;
+    case "boolean":
+      w.byte(v ? op.NEWTRUE : op.NEWFALSE);
+      return memo;
+    case "object":
+      if (v === null) {
+        w.byte(op.NONE);
+        return memo;
+      }
+      break;
+    default:
+      writeScalar(w, v);
+      return memo;
   }
   memo ??= takeMemo(dict);
   writeSmall(w, v, memo);

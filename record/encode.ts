@@ -9,9 +9,9 @@
  * key bytes between its values (see "The fast path" below); the strings
  * that repeat (logger, source, function, extra keys) are copied from a
  * cache keyed by the string. On the varied corpus of bench/_corpus.ts,
- * about 1.1 µs (no extras) to 2.4 µs (0-6 extras) of CPU a record on a
- * loaded 2-core machine, where CPython's C `pickle.dumps(d, 2)` of the
- * finished dict takes 2.6-2.9 µs.
+ * about 1.0-1.4 µs (no extras) to 2.4-2.6 µs (0-6 extras) of CPU a record
+ * on a 2-core machine at load average 6-9, where CPython's C
+ * `pickle.dumps(d, 2)` of the finished dict takes 2.7-3.2 µs.
  *
  * One cohesive job, over 600 lines: writing a record as its template. The
  * entries, the two record walks, the template's runs and the runs kept
@@ -26,7 +26,7 @@
  */
 
 import * as op from "../pickle/_opcodes.ts";
-import { BytesCache, Writer } from "../pickle/_writer.ts";
+import { BytesCache, copyRun, Writer } from "../pickle/_writer.ts";
 import {
   acquireWriter,
   type Memo,
@@ -40,11 +40,15 @@ import { keyIndex, RECORD_KEYS } from "./_keys.ts";
 import { writeMessage } from "./_message.ts";
 import { beginFrame, endFrame } from "./frame.ts";
 import {
+  basename,
   fill,
   isLogRecord,
   type LogRecordInit,
   setStandard,
   shell,
+  stripExtension,
+  UNKNOWN_FILE,
+  UNKNOWN_MODULE,
 } from "./model.ts";
 import {
   isScalar,
@@ -158,8 +162,12 @@ function writeRecordFrame(
     busy = true;
     try {
       const plain = readPartial(record);
-      // filename and module are then derived from pathname alone.
+      // filename and module are then derived from pathname alone: only
+      // when its run is not kept (writeSource), not by setStandard each
+      // time ("" holds their place; basename and stripExtension took ~9%
+      // of a record without extras).
       derivedSource = plain && flat.filename == null && flat.module == null;
+      if (derivedSource) flat.filename = flat.module = "";
       setStandard(scratch, plain ? flat : record);
       if (scratch.levelno < minLevel) return false;
       beginFrame(w);
@@ -309,25 +317,28 @@ function keysBytes(from: number, to: number, head?: Uint8Array): Uint8Array {
 }
 
 // The template's runs of ready bytes: each ends with the key of the next value.
-const T_NAME = keysBytes(K_NAME, K_NAME, RECORD_HEAD);
-const T_MSG = keysBytes(K_MSG, K_MSG);
-const T_LEVELNAME = keysBytes(keyIndex("args"), keyIndex("levelname"));
-const T_LEVELNO = keysBytes(keyIndex("levelno"), keyIndex("levelno"));
-const T_PATHNAME = keysBytes(keyIndex("pathname"), keyIndex("pathname"));
-const T_FILENAME = keysBytes(keyIndex("filename"), keyIndex("filename"));
-const T_MODULE = keysBytes(keyIndex("module"), keyIndex("module"));
-const T_EXC_TEXT = keysBytes(keyIndex("exc_info"), keyIndex("exc_text"));
-const T_STACK_INFO = keysBytes(keyIndex("stack_info"), keyIndex("stack_info"));
-const T_LINENO = keysBytes(keyIndex("lineno"), keyIndex("lineno"));
-const T_FUNCNAME = keysBytes(keyIndex("funcName"), keyIndex("funcName"));
-const T_THREAD = keysBytes(keyIndex("thread"), keyIndex("thread"));
-const T_THREADNAME = keysBytes(keyIndex("threadName"), keyIndex("threadName"));
-const T_PROCESSNAME = keysBytes(
-  keyIndex("processName"),
-  keyIndex("processName"),
+const T_NAME = run(keysBytes(K_NAME, K_NAME, RECORD_HEAD));
+const T_MSG = run(keysBytes(K_MSG, K_MSG));
+const T_LEVELNAME = run(keysBytes(keyIndex("args"), keyIndex("levelname")));
+const T_LEVELNO = run(keysBytes(keyIndex("levelno"), keyIndex("levelno")));
+const T_PATHNAME = run(keysBytes(keyIndex("pathname"), keyIndex("pathname")));
+const T_FILENAME = run(keysBytes(keyIndex("filename"), keyIndex("filename")));
+const T_MODULE = run(keysBytes(keyIndex("module"), keyIndex("module")));
+const T_EXC_TEXT = run(keysBytes(keyIndex("exc_info"), keyIndex("exc_text")));
+const T_STACK_INFO = run(
+  keysBytes(keyIndex("stack_info"), keyIndex("stack_info")),
 );
-const T_PROCESS = keysBytes(keyIndex("process"), keyIndex("process"));
-const T_TASKNAME = keysBytes(keyIndex("taskName"), keyIndex("taskName"));
+const T_LINENO = run(keysBytes(keyIndex("lineno"), keyIndex("lineno")));
+const T_FUNCNAME = run(keysBytes(keyIndex("funcName"), keyIndex("funcName")));
+const T_THREAD = run(keysBytes(keyIndex("thread"), keyIndex("thread")));
+const T_THREADNAME = run(
+  keysBytes(keyIndex("threadName"), keyIndex("threadName")),
+);
+const T_PROCESSNAME = run(
+  keysBytes(keyIndex("processName"), keyIndex("processName")),
+);
+const T_PROCESS = run(keysBytes(keyIndex("process"), keyIndex("process")));
+const T_TASKNAME = run(keysBytes(keyIndex("taskName"), keyIndex("taskName")));
 if (keyIndex("taskName") !== STANDARD_KEYS.length - 1) {
   throw new Error("The record template must end with taskName");
 }
@@ -358,21 +369,14 @@ const sources = new BytesCache();
  * setStandard derives from pathname: their bytes kept as one run keyed by
  * the pathname (a record's source then costs one look-up, not three).
  */
-function writeSource(
-  w: Writer,
-  pathname: unknown,
-  filename: unknown,
-  module: unknown,
-): void {
-  if (typeof pathname !== "string") {
-    writeRepeating(w, pathname);
-    seg(w, T_FILENAME);
-    writeRepeating(w, filename);
-    seg(w, T_MODULE);
-    writeRepeating(w, module);
-    return;
-  }
+function writeSource(w: Writer, pathname: string): void {
   if (sources.copy(w, pathname)) return;
+  // As setStandard derives them.
+  const unknown = pathname === UNKNOWN_FILE;
+  const filename = unknown ? UNKNOWN_FILE : basename(pathname);
+  const module = unknown ? UNKNOWN_MODULE : stripExtension(filename);
+  scratch.filename = filename;
+  scratch.module = module;
   const at = w.pos - w.start;
   writeRepeating(w, pathname);
   seg(w, T_FILENAME);
@@ -385,19 +389,19 @@ function writeSource(
 /** exc_info None, exc_text None, stack_info None, then the key of lineno. */
 const T_NO_EXC_LINENO = (() => {
   const w = new Writer(256);
-  w.raw(T_EXC_TEXT);
+  w.raw(T_EXC_TEXT.bytes);
   w.byte(op.NONE);
-  w.raw(T_STACK_INFO);
+  w.raw(T_STACK_INFO.bytes);
   w.byte(op.NONE);
-  w.raw(T_LINENO);
-  return w.take().slice();
+  w.raw(T_LINENO.bytes);
+  return run(w.take().slice());
 })();
 
 /** Levels below this have their levelname and levelno kept as one run. */
 const KEPT_LEVELS = 64;
 /** By levelno: the levelname the run was written with, and the run. */
 const levelNames: unknown[] = new Array(KEPT_LEVELS).fill(undefined);
-const levelRuns: (Uint8Array | undefined)[] = new Array(KEPT_LEVELS).fill(
+const levelRuns: (Run | undefined)[] = new Array(KEPT_LEVELS).fill(
   undefined,
 );
 
@@ -407,7 +411,7 @@ function writeLevel(w: Writer, levelname: unknown, levelno: unknown): void {
     levelno < KEPT_LEVELS && Number.isInteger(levelno) &&
     !Object.is(levelno, -0);
   if (kept && levelNames[levelno] === levelname) {
-    copyWhole(w, levelRuns[levelno]!);
+    seg(w, levelRuns[levelno]!);
     return;
   }
   const at = w.pos - w.start;
@@ -417,7 +421,7 @@ function writeLevel(w: Writer, levelname: unknown, levelno: unknown): void {
   writeScalar(w, levelno);
   if (kept) {
     // One run per level, made once: bounded by KEPT_LEVELS.
-    levelRuns[levelno] = w.buf.slice(w.start + at, w.pos);
+    levelRuns[levelno] = run(w.buf.slice(w.start + at, w.pos));
     levelNames[levelno] = levelname;
   }
 }
@@ -431,8 +435,7 @@ const tail = {
   processName: undefined as unknown,
   process: undefined as unknown,
   taskName: undefined as unknown,
-  bytes: new Uint8Array(0),
-  length: 0,
+  run: run(new Uint8Array(0)),
 };
 /** Not a value of any record: no record matches the tail before it is kept. */
 const NO_VALUE = Symbol("none");
@@ -451,8 +454,7 @@ function keepTail(
   const n = w.pos - from;
   if (n > MAX_TAIL_BYTES) return;
   // A copy of its own (they seldom change): copied with set, not a loop.
-  tail.bytes = w.buf.slice(from, w.pos);
-  tail.length = n;
+  tail.run = run(w.buf.slice(from, w.pos));
   tail.thread = thread;
   tail.threadName = threadName;
   tail.processName = processName;
@@ -460,32 +462,25 @@ function keepTail(
   tail.taskName = taskName;
 }
 
-/** Copies `bytes`, with set (a native copy) when long enough to pay for the call. */
-function copyWhole(w: Writer, bytes: Uint8Array): void {
-  const n = bytes.length;
-  w.ensure(n);
-  if (n > SET_BYTES) {
-    w.buf.set(bytes, w.pos);
-    w.pos += n;
-    return;
-  }
-  const buf = w.buf;
-  let p = w.pos;
-  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
-  w.pos = p;
+/** Ready bytes, with a view of them for copyRun. */
+interface Run {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
 }
 
-/** Runs longer than this are copied with set. */
-const SET_BYTES = 32;
+function run(bytes: Uint8Array): Run {
+  return {
+    bytes,
+    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length),
+  };
+}
 
-/** Copies ready bytes (short: a loop beats `set`, which costs a call). */
-function seg(w: Writer, bytes: Uint8Array): void {
+/** Copies ready bytes (8 a step: a loop beats `set`, which costs a call). */
+function seg(w: Writer, r: Run): void {
+  const bytes = r.bytes;
   const n = bytes.length;
   w.ensure(n);
-  const buf = w.buf;
-  let p = w.pos;
-  for (let i = 0; i < n; i++) buf[p++] = bytes[i];
-  w.pos = p;
+  w.pos = copyRun(w.buf, w.view, w.pos, bytes, r.view, 0, n);
 }
 
 /** A standard value that repeats: a string through the string cache. */
@@ -542,7 +537,7 @@ function writeStandardRecord(
   seg(w, T_PATHNAME);
   if (r === scratch && extras === null && derivedSource) {
     // filename and module follow from pathname: one run for all three.
-    writeSource(w, pathname, filename, module);
+    writeSource(w, pathname as string);
   } else {
     writeRepeating(w, pathname);
     seg(w, T_FILENAME);
@@ -587,7 +582,7 @@ function writeStandardRecord(
     Object.is(processName, tail.processName) &&
     Object.is(process, tail.process) && Object.is(taskName, tail.taskName)
   ) {
-    copyWhole(w, tail.bytes);
+    seg(w, tail.run);
   } else {
     const at = w.pos - w.start;
     seg(w, T_THREAD);

@@ -99,8 +99,8 @@ const STANDARD = RECORD_KEY_SET;
 /** Names Python's formatters set on a record: never extra keys. */
 const FORMATTER_KEYS: ReadonlySet<string> = new Set(["message", "asctime"]);
 
-const UNKNOWN_FILE = "(unknown file)";
-const UNKNOWN_MODULE = "Unknown module";
+export const UNKNOWN_FILE = "(unknown file)";
+export const UNKNOWN_MODULE = "Unknown module";
 const UNKNOWN_FUNCTION = "(unknown function)";
 const MS_PER_S = 1000;
 /** When this module was loaded, as CPython's `logging._startTime`. */
@@ -350,12 +350,12 @@ export function toPath(pathname: string): string {
   }
 }
 
-function basename(path: string): string {
+export function basename(path: string): string {
   const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return cut < 0 ? path : path.slice(cut + 1);
 }
 
-function stripExtension(filename: string): string {
+export function stripExtension(filename: string): string {
   const dot = filename.lastIndexOf(".");
   return dot <= 0 ? filename : filename.slice(0, dot);
 }

@@ -6,8 +6,9 @@ FRAMES.bin (our frames, end to end), how many of our frames pickle.loads
 turns into exactly the record's dict, types included. Then serves rounds,
 so that the Deno side can interleave them with its own: each line
 "ROUND <category>" on stdin is answered by one JSON line with the ns per
-record of C pickle.dumps(d, 2) of the dict our makePickle pickles and of
-CPython's own SocketHandler.makePickle(record) (dict copy, getMessage,
+record (wall clock and process CPU time) of C pickle.dumps(d, 2) of the
+dict our makePickle pickles and of CPython's own
+SocketHandler.makePickle(record) (dict copy, getMessage,
 pickle.dumps(d, 1), struct.pack) on a LogRecord with msg and args still
 unformatted, each over the corpus as often as it takes to encode
 MIN_RECORDS records."""
@@ -51,11 +52,14 @@ def check(items, path):
 
 
 def per_record(fn, xs, passes):
+    """ns per record: [wall, process CPU]."""
     t0 = time.perf_counter_ns()
+    c0 = time.process_time_ns()
     for _ in range(passes):
         for x in xs:
             fn(x)
-    return (time.perf_counter_ns() - t0) / (passes * len(xs))
+    n = passes * len(xs)
+    return [(time.perf_counter_ns() - t0) / n, (time.process_time_ns() - c0) / n]
 
 
 rows = {}
