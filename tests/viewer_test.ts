@@ -96,12 +96,11 @@ Deno.test("viewer renderRecord: bytes marked, big values as text, cycles and siz
     /…\(5 more characters\)$/,
   );
   // Shared references: 1,000 of the same list at each of 20 levels is
-  // 1000^20 values when expanded; the budget stops the walk.
+  // 1000^20 values when expanded; the budget stops the walk (without it
+  // this call would not return).
   let shared: unknown[] = [];
   for (let i = 0; i < 20; i++) shared = new Array(1000).fill(shared);
-  const t0 = performance.now();
   const dag = renderRecord({ shared });
-  ok(performance.now() - t0 < 2_000, "bounded time");
   ok(dag.length < MAX_RECORD_CHARS * 2, `${dag.length} chars`);
   const wide = JSON.parse(renderRecord({
     list: Array.from({ length: 5000 }, (_, i) => i),
