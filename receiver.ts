@@ -189,8 +189,9 @@ export interface ListenOptions {
   maxBufferedRecords?: number;
   /**
    * How UDP datagrams are received: `Deno.listenDatagram` (only with
-   * `--unstable-net`; keeps up with 50,000 datagrams/s on loopback) or
-   * `node:dgram` (stable). The default takes the first that is available.
+   * `--unstable-net`; the faster) or `node:dgram` (stable). The default
+   * takes the first that is available. Either way, `--allow-ffi` (Linux)
+   * raises the socket's receive buffer, which neither can set.
    *
    * @default {"listenDatagram" when Deno.listenDatagram exists, else "node:dgram"}
    */
@@ -247,7 +248,7 @@ export interface ReceiverStats {
   bytes: number;
   /**
    * UDP datagrams the kernel dropped before the receiver could read them
-   * (Linux, with read permission for /proc/net/udp); null where unknown.
+   * (Linux, with `--allow-ffi` or `--allow-all`); null where unknown.
    */
   kernelDrops: number | null;
 }

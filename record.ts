@@ -37,6 +37,7 @@ export {
   frameLength,
 } from "./record/frame.ts";
 export { type FrameSink, makePickle, writeFrame } from "./record/encode.ts";
+export { releaseFrames } from "./record/_slabs.ts";
 export {
   type CallerInfo,
   findCaller,

@@ -10,14 +10,16 @@
 //
 // UDP: CPython DatagramHandler frames at 1k, 5k, 10k and 50k datagrams/s
 // for 2 s to our receiver (Deno.listenDatagram, then node:dgram; with
-// makeLogRecord) and to CPython recv loops (the cookbook's: loads +
+// makeLogRecord; each with --allow-ffi, which raises the socket's receive
+// buffer, and without) and to CPython recv loops (the cookbook's: loads +
 // makeLogRecord; and recv only); received, and lost as our stats count it
 // (stats.dropped + stats.kernelDrops) and as the kernel counts it
-// (/proc/net/udp drops). Median of 3 runs.
+// (/proc/net/udp drops). Median of 3 runs, systems interleaved.
 //
 // usage: receiver_compare.ts [--tcp] [--udp] [--runs N] [--senders 1,4]
+// (--udp alone writes bench/results/udp_compare.md)
 import { parseArgs } from "node:util";
-import { median } from "./_env.ts";
+import { loadAverage, median } from "./_env.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -231,17 +233,25 @@ if (both || values.udp) {
     return {
       sent,
       received: s.records,
-      counted: s.dropped + (s.kernelDrops ?? 0),
+      counted: s.kernelDrops === null ? null : s.dropped + s.kernelDrops,
       kernel,
     };
   };
   udpSystems.push({
-    name: "pysocklog, Deno.listenDatagram (--unstable-net)",
+    name: "pysocklog, Deno.listenDatagram (--unstable-net), --allow-ffi",
     run: ours("listenDatagram", ["--unstable-net"]),
   });
   udpSystems.push({
-    name: "pysocklog, node:dgram",
+    name: "pysocklog, node:dgram, --allow-ffi",
     run: ours("node:dgram", []),
+  });
+  udpSystems.push({
+    name: "pysocklog, Deno.listenDatagram (--unstable-net), no FFI",
+    run: ours("listenDatagram", ["--unstable-net", "--deny-ffi"]),
+  });
+  udpSystems.push({
+    name: "pysocklog, node:dgram, no FFI",
+    run: ours("node:dgram", ["--deny-ffi"]),
   });
   const cpython = (args: string[]) => async (rate: number) => {
     const child = new Child("python3", [
@@ -267,17 +277,28 @@ if (both || values.udp) {
   });
   out();
   out(
-    `UDP: CPython DatagramHandler frames of 1,000 varied records at each rate for ${UDP_SECONDS} s; median of ${UDP_RUNS} runs (by records received). "counted lost": what the receiver's stats say it lost (stats.dropped + stats.kernelDrops); "kernel drops": the kernel's count for the socket (/proc/net/udp), which a CPython recv loop does not read.`,
+    `UDP: CPython DatagramHandler frames of 1,000 varied records at each rate for ${UDP_SECONDS} s; median of ${UDP_RUNS} runs (by records received), systems interleaved. "counted lost": what the receiver's stats say it lost (stats.dropped + stats.kernelDrops; without FFI, Deno 2 reads the kernel's count only under --allow-all); "kernel drops": the kernel's count for the socket (/proc/net/udp), which a CPython recv loop does not read. "--allow-ffi": the receive buffer raised to 4 MiB asked (Linux grants it doubled, capped at net.core.rmem_max = ${
+      Deno.readTextFileSync("/proc/sys/net/core/rmem_max").trim()
+    } unless the process has CAP_NET_ADMIN); CPython's loops keep the default (net.core.rmem_default = ${
+      Deno.readTextFileSync("/proc/sys/net/core/rmem_default").trim()
+    }).`,
   );
   out();
   out(
-    "| datagrams/s | sent | system | received | received % | counted lost | kernel drops |",
+    "| datagrams/s | sent | system | received | received % | counted lost | kernel drops | load avg |",
   );
-  out("|---:|---:|---|---:|---:|---:|---:|");
+  out("|---:|---:|---|---:|---:|---:|---:|---:|");
   for (const rate of UDP_RATES) {
-    for (const sys of udpSystems) {
-      const runs: (UdpRow & { sent: number })[] = [];
-      for (let r = 0; r < UDP_RUNS; r++) runs.push(await sys.run(rate));
+    const all: (UdpRow & { sent: number })[][] = udpSystems.map(() => []);
+    const loads: number[] = [];
+    for (let r = 0; r < UDP_RUNS; r++) {
+      for (const [i, sys] of udpSystems.entries()) {
+        loads.push(Number(loadAverage()));
+        all[i].push(await sys.run(rate));
+      }
+    }
+    for (const [i, sys] of udpSystems.entries()) {
+      const runs = all[i];
       runs.sort((a, b) => a.received - b.received);
       const m = runs[Math.floor(runs.length / 2)];
       out(
@@ -285,7 +306,7 @@ if (both || values.udp) {
           (100 * m.received / m.sent).toFixed(1)
         } | ${m.counted === null ? "– (not counted)" : fmt(m.counted)} | ${
           fmt(m.kernel)
-        } |`,
+        } | ${median(loads).toFixed(1)} |`,
       );
     }
   }
@@ -305,7 +326,12 @@ async function udpSend(port: number, rate: number): Promise<number> {
 }
 
 await Deno.mkdir(here("./results"), { recursive: true });
+// --udp alone: its own file, so that the TCP table stays.
 await Deno.writeTextFile(
-  here("./results/receiver_compare.md"),
+  here(
+    values.udp && !values.tcp
+      ? "./results/udp_compare.md"
+      : "./results/receiver_compare.md",
+  ),
   lines.join("\n") + "\n",
 );

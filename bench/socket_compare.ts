@@ -433,7 +433,9 @@ lines.push(
 );
 lines.push("");
 lines.push(
-  `Produced by \`deno task bench:socket\` (bench/socket_compare.ts) on ${
+  `Produced by \`deno task ${
+    ROUNDS > 0 ? "bench:socket" : "bench:socket:memory"
+  }\` (bench/socket_compare.ts) on ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
   } UTC, code at ${await commit()}: ${cpuModel}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ${pyVersion}. ` +
     `The CPU was shared with other work while measuring (load average ${loadBefore} before, ${loadAfter} after): ` +
@@ -538,7 +540,7 @@ lines.push(
   "- CPython's `sendall` blocks the caller until the kernel takes the bytes, so it cannot drop a record for lack of room; it has no event loop to yield to (E: –).",
 );
 lines.push(
-  "- log call: one call in 16 timed in the sender (a timer call costs about 80 ns in Deno); peak RSS: VmHWM of the sender (CPython: ru_maxrss); at start: its RSS before the first call (runtime, code, the 10,000-record pool: CPython's pool of dicts and LogRecords is the larger).",
+  "- log call: one call in 16 timed in the sender (past 1M records, one in N/65,536: the memory check counts the timings' memory too) (a timer call costs about 80 ns in Deno); peak RSS: VmHWM of the sender (CPython: ru_maxrss); at start: its RSS before the first call (runtime, code, the 10,000-record pool: CPython's pool of dicts and LogRecords is the larger).",
 );
 lines.push("");
 lines.push("Every run, in the order run:");

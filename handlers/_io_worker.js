@@ -63,12 +63,15 @@ function lose(c, ep, error) {
 
 /** Writes the ring to the connection as long as it is the current one. */
 async function pump(c, ep) {
-  let tail = 0;
+  let tail = Atomics.load(ctl, CTL.TAIL) >>> 0;
   while (conn === c && epoch === ep) {
-    const head = Atomics.load(ctl, CTL.HEAD);
+    // Unsigned, as tail: read signed, a head past 2 GiB never equalled
+    // tail, and the loop wrote empty views and posted "progress" without
+    // end (10M records: 330 MB RSS instead of 150, half the records/s).
+    const head = Atomics.load(ctl, CTL.HEAD) >>> 0;
     if (head === tail) {
       if (Atomics.load(ctl, CTL.WANT) !== 0) post({ t: "progress", epoch: ep });
-      const w = Atomics.waitAsync(ctl, CTL.HEAD, head);
+      const w = Atomics.waitAsync(ctl, CTL.HEAD, head | 0);
       if (w.async) await w.value;
       continue;
     }

@@ -420,10 +420,10 @@ export class SocketHandler extends Handler {
     return { data, lengths: [...r.lengths, ...next.lengths] };
   }
 
-  /** Whether the I/O worker's ring holds bytes not yet written. */
+  /** Whether the I/O worker's ring holds bytes not yet written (then the worker says when it wrote more). */
   protected override transportPending(): boolean {
     const sock = this.sock as unknown;
-    return sock instanceof WorkerConn && sock.pending > 0;
+    return sock instanceof WorkerConn && sock.watch();
   }
 
   /** Bytes the I/O worker wrote (mod 2^32). */

@@ -9,6 +9,65 @@
 const SLAB_SIZE = 64 * 1024;
 /** A result larger than this gets a slab of its own. */
 const LARGE_RESULT = SLAB_SIZE / 4;
+/** Most free slabs kept for reuse (2 MiB). */
+const MAX_POOLED = 32;
+
+// ---- Slabs reused once their frames are written -----------------------------
+//
+// A handler queues frames where the encoder wrote them (writeFrame and its
+// sink): a slab's bytes stay in use until its frames were written. Each
+// 64 KiB slab was a new ArrayBuffer (one per ~100 records), freed by V8 when
+// it got round to it; here a slab goes back to a pool once the writer has
+// moved past it and every frame kept in it was released by the queue that
+// held it. A slab a view was handed out of (take: makePickle, dumps) is
+// never reused: such views stay valid for good.
+
+/** Free slabs of SLAB_SIZE bytes. */
+const pool: Uint8Array[] = [];
+/**
+ * By slab: frames kept in it and not yet released, once the writer moved
+ * past it (> 0); while it is still written, minus the frames released so
+ * far (<= 0). A WeakMap: a slab never reused is left to the GC.
+ */
+const outstanding = new WeakMap<Uint8Array, number>();
+
+/** Slabs made and slabs reused, since the module loaded (for tests and benchmarks). */
+export const slabCounts = { made: 0, reused: 0 };
+
+/** A slab of SLAB_SIZE bytes: a reused one when there is one. */
+function newSlab(): Uint8Array {
+  const slab = pool.pop();
+  if (slab !== undefined) {
+    slabCounts.reused++;
+    return slab;
+  }
+  slabCounts.made++;
+  return new Uint8Array(SLAB_SIZE);
+}
+
+/**
+ * `n` frames kept in `buf` (by {@linkcode Writer.commit}) will not be read
+ * again: once all of a slab's are, it is reused. The handlers' queue calls
+ * this when frames were written (or copied into the I/O worker's ring) or
+ * dropped; for buffers that are not slabs it does nothing of note.
+ */
+export function releaseFrames(buf: Uint8Array, n: number): void {
+  const held = outstanding.get(buf);
+  if (held === undefined || held <= 0) {
+    // Still being written (or not a slab, or one never reused).
+    outstanding.set(buf, (held ?? 0) - n);
+    return;
+  }
+  const left = held - n;
+  if (left > 0) {
+    outstanding.set(buf, left);
+  } else {
+    // More released than kept would be a bug: then never reuse it.
+    outstanding.set(buf, left === 0 ? 0 : -Infinity);
+    if (left === 0 && pool.length < MAX_POOLED) pool.push(buf);
+  }
+}
+
 /** Strings at most this long are encoded by hand; longer ones by TextEncoder. */
 const SHORT_STRING = 64;
 /** Bytes one UTF-16 code unit can take in UTF-8 (surrogatepass included). */
@@ -220,6 +279,10 @@ export class Writer {
   start = 0;
   /** End of what is written. */
   pos = 0;
+  /** Results committed in `buf` (frames a queue holds, to be released). */
+  #kept = 0;
+  /** Whether a view of `buf` was handed out (take): it is never reused. */
+  #pinned = false;
 
   constructor(size = SLAB_SIZE) {
     this.buf = new Uint8Array(size);
@@ -240,8 +303,9 @@ export class Writer {
     const used = this.pos - this.start;
     let size = SLAB_SIZE;
     while (size < used + n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = size === SLAB_SIZE ? newSlab() : new Uint8Array(size);
     next.set(this.buf.subarray(this.start, this.pos));
+    this.#retire();
     this.buf = next;
     this.view = new DataView(next.buffer);
     this.start = 0;
@@ -360,9 +424,33 @@ export class Writer {
     }
   }
 
+  /**
+   * The writer moves past `buf`: a slab none of whose results are held any
+   * more goes back to the pool; one with results held, once they are all
+   * released.
+   */
+  #retire(): void {
+    const buf = this.buf;
+    const kept = this.#kept;
+    this.#kept = 0;
+    if (this.#pinned) {
+      this.#pinned = false;
+      return;
+    }
+    if (buf.length !== SLAB_SIZE) return;
+    const held = (outstanding.get(buf) ?? 0) + kept;
+    if (held > 0) {
+      outstanding.set(buf, held);
+    } else if (held === 0) {
+      outstanding.set(buf, 0);
+      if (pool.length < MAX_POOLED) pool.push(buf);
+    }
+  }
+
   /** The result written since the last take, as a view; the next one starts after it. */
   take(): Uint8Array {
     const out = this.buf.subarray(this.start, this.pos);
+    this.#pinned = true;
     this.commit();
     return out;
   }
@@ -370,12 +458,16 @@ export class Writer {
   /**
    * Ends the result written since the last take without making a view of
    * it: the caller has noted `buf`, `start` and `pos`. The next result
-   * starts after it, so those bytes are never written again.
+   * starts after it, so those bytes are never written again, until the
+   * slab is reused: once the writer moved past it, after the caller gave
+   * back each result it kept with {@linkcode releaseFrames}.
    */
   commit(): void {
+    this.#kept++;
     if (this.pos - this.start > LARGE_RESULT) {
       // Do not keep writing into (and so keep alive) a slab grown for one large result.
-      this.buf = new Uint8Array(SLAB_SIZE);
+      this.#retire();
+      this.buf = newSlab();
       this.view = new DataView(this.buf.buffer);
       this.pos = 0;
     }

@@ -13,6 +13,7 @@
 // nothing else, where one can be made; the receiver's thread gets batches.
 
 import dgram from "node:dgram";
+import { setImmediate } from "node:timers";
 import { Worker } from "node:worker_threads";
 
 /** Receives kept in flight on a `Deno.listenDatagram` socket. */
@@ -28,6 +29,18 @@ const HEADER_BYTES = 8;
  * taken, datagrams the worker dropped. */
 const SHARED_SLOTS = 2;
 
+/** Receive buffer asked for through FFI (Linux doubles it for its
+ * bookkeeping, and caps it at net.core.rmem_max unless the process has
+ * CAP_NET_ADMIN). 8 MiB granted holds about 330 ms of 50,000/s
+ * (the default 208 KiB: 424 datagrams of ~360 bytes, 8.5 ms). */
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+/** close() waits at most this long for the receive buffer to empty. */
+const CLOSE_DRAIN_MS = 1_000;
+/** How often close() looks at the receive buffer while it waits. */
+const DRAIN_POLL_MS = 5;
+/** File descriptors searched for the bound socket. */
+const MAX_FD_SEARCHED = 65_536;
+
 /** Which receive path a UDP receiver uses. */
 export type UdpPath = "listenDatagram" | "node:dgram";
 
@@ -37,6 +50,8 @@ export interface UdpSocket {
   readonly path: UdpPath;
   /** Whether the socket lives in a Worker. */
   readonly worker: boolean;
+  /** The socket's receive buffer in bytes, where FFI could read it (and raise it); else null. */
+  readonly recvBuffer: number | null;
   /** Datagrams the kernel dropped for this socket (its receive buffer was full), or null where unknown. */
   kernelDrops(): number | null;
   /** Datagrams dropped before reaching `onDatagram` (the worker's hand-over was full). */
@@ -67,6 +82,8 @@ type ListenDatagram = (options: {
  * @param onDatagram Called for each datagram.
  * @param path Force a receive path (default: listenDatagram when usable).
  * @param worker Receive in a Worker (default: when one can be made).
+ * @param tune Raise the receive buffer and read the kernel's drop count
+ * through FFI (default: where --allow-ffi is granted, on Linux).
  * @returns The socket.
  * @throws {TypeError} when `path` is "listenDatagram" and it is not available.
  */
@@ -76,6 +93,7 @@ export async function bindUdp(
   onDatagram: (data: Uint8Array, from: Deno.NetAddr) => void,
   path?: UdpPath,
   worker: boolean = canUseUdpWorker(),
+  tune: boolean = canTuneUdp(),
 ): Promise<UdpSocket> {
   const listenDatagram =
     (Deno as unknown as { listenDatagram?: ListenDatagram })
@@ -85,16 +103,16 @@ export async function bindUdp(
       'udpPath "listenDatagram" needs Deno.listenDatagram: run with --unstable-net',
     );
   }
-  if (worker) return await bindWorker(hostname, port, onDatagram, path);
+  if (worker) return await bindWorker(hostname, port, onDatagram, path, tune);
   if (path !== "node:dgram" && typeof listenDatagram === "function") {
-    return bindDeno(listenDatagram, hostname, port, onDatagram);
+    return bindDeno(listenDatagram, hostname, port, onDatagram, tune);
   }
   if (path === "listenDatagram") {
     throw new TypeError(
       'udpPath "listenDatagram" needs Deno.listenDatagram: run with --unstable-net',
     );
   }
-  return await bindNode(hostname, port, onDatagram);
+  return await bindNode(hostname, port, onDatagram, tune);
 }
 
 function bindDeno(
@@ -102,10 +120,13 @@ function bindDeno(
   hostname: string,
   port: number,
   onDatagram: (data: Uint8Array, from: Deno.NetAddr) => void,
+  tune: boolean,
 ): UdpSocket {
   const sock = listenDatagram({ transport: "udp", hostname, port });
   const addr = sock.addr as Deno.NetAddr;
+  const tuning = tune ? tuneUdp(addr) : null;
   let closed = false;
+  let closing: Promise<void> | null = null;
   const loops: Promise<void>[] = [];
   for (let i = 0; i < RECEIVES_IN_FLIGHT; i++) {
     loops.push((async () => {
@@ -123,25 +144,28 @@ function bindDeno(
       }
     })());
   }
-  const drops = kernelDropsReader(addr);
+  const drops = kernelDropsReader(addr, tuning);
   return {
     addr: { transport: "udp", hostname: addr.hostname, port: addr.port },
     path: "listenDatagram",
     worker: false,
+    recvBuffer: tuning?.recvBuffer ?? null,
     kernelDrops: drops,
     dropped: () => 0,
     ref() {},
     unref() {},
-    async close() {
-      if (closed) return;
-      drops(true);
-      closed = true;
-      try {
-        sock.close();
-      } catch {
-        // already closed
-      }
-      await Promise.allSettled(loops);
+    close() {
+      return closing ??= (async () => {
+        await drain(tuning);
+        drops(true);
+        closed = true;
+        try {
+          sock.close();
+        } catch {
+          // already closed
+        }
+        await Promise.allSettled(loops);
+      })();
     },
   };
 }
@@ -150,6 +174,7 @@ function bindNode(
   hostname: string,
   port: number,
   onDatagram: (data: Uint8Array, from: Deno.NetAddr) => void,
+  tune: boolean,
 ): Promise<UdpSocket> {
   const sock = dgram.createSocket({
     type: hostname.includes(":") ? "udp6" : "udp4",
@@ -172,28 +197,31 @@ function bindNode(
         hostname: a.address,
         port: a.port,
       };
-      const drops = kernelDropsReader(addr);
-      let closed = false;
+      const tuning = tune ? tuneUdp(addr) : null;
+      const drops = kernelDropsReader(addr, tuning);
+      let closing: Promise<void> | null = null;
       sock.unref(); // like a Deno listener: only a pending read holds the program
       resolve({
         addr,
         path: "node:dgram",
         worker: false,
+        recvBuffer: tuning?.recvBuffer ?? null,
         kernelDrops: drops,
         dropped: () => 0,
         ref: () => sock.ref(),
         unref: () => sock.unref(),
         close() {
-          if (closed) return Promise.resolve();
-          drops(true);
-          closed = true;
-          return new Promise<void>((done) => {
-            try {
-              sock.close(() => done());
-            } catch {
-              done();
-            }
-          });
+          return closing ??= (async () => {
+            await drain(tuning);
+            drops(true);
+            await new Promise<void>((done) => {
+              try {
+                sock.close(() => done());
+              } catch {
+                done();
+              }
+            });
+          })();
         },
       });
     });
@@ -242,6 +270,7 @@ function bindWorker(
   port: number,
   onDatagram: (data: Uint8Array, from: Deno.NetAddr) => void,
   path: UdpPath | undefined,
+  tune: boolean,
 ): Promise<UdpSocket> {
   const sab = new SharedArrayBuffer(SHARED_SLOTS * 4);
   const shared = new Int32Array(sab);
@@ -258,54 +287,80 @@ function bindWorker(
       worker.unref();
       onClosed();
     });
+    // Batches are taken one per macrotask (setImmediate), not in the
+    // message handler: Deno dispatches queued messages from promise
+    // continuations, so a backlog of batches ran with the consumer's
+    // microtasks only in between, one record per batch of ~700, and
+    // maxBufferedRecords overflowed while the consumer sat idle.
+    const batches: Extract<FromWorker, { t: "batch" }>[] = [];
+    let taking = false;
+    const take = () => {
+      if (batches.length === 0) {
+        taking = false;
+        return;
+      }
+      setImmediate(take);
+      takeOne();
+    };
+    const takeOne = () => {
+      const m = batches.shift()!;
+      const bytes = new Uint8Array(m.buf, 0, m.used);
+      const view = new DataView(m.buf);
+      for (let at = 0; at < m.used;) {
+        const n = view.getUint32(at);
+        const addr: Deno.NetAddr = {
+          transport: "udp",
+          hostname: m.hosts[view.getUint16(at + 6)],
+          port: view.getUint16(at + 4),
+        };
+        const start = at + HEADER_BYTES;
+        at = start + n;
+        try {
+          onDatagram(bytes.subarray(start, at), addr);
+        } catch {
+          // the receiver's own errors are its to report
+        }
+      }
+      Atomics.sub(shared, 0, m.used);
+    };
     worker.on("message", (m: FromWorker) => {
       if (m.t === "batch") {
-        const bytes = new Uint8Array(m.buf, 0, m.used);
-        const view = new DataView(m.buf);
-        for (let at = 0; at < m.used;) {
-          const n = view.getUint32(at);
-          const addr: Deno.NetAddr = {
-            transport: "udp",
-            hostname: m.hosts[view.getUint16(at + 6)],
-            port: view.getUint16(at + 4),
-          };
-          const start = at + HEADER_BYTES;
-          at = start + n;
-          try {
-            onDatagram(bytes.subarray(start, at), addr);
-          } catch {
-            // the receiver's own errors are its to report
-          }
+        batches.push(m);
+        if (!taking) {
+          taking = true;
+          setImmediate(take);
         }
-        Atomics.sub(shared, 0, m.used);
       } else if (m.t === "bound") {
         const addr: Deno.NetAddr = {
           transport: "udp",
           hostname: m.hostname,
           port: m.port,
         };
-        const drops = kernelDropsReader(addr);
+        const tuning = tune ? tuneUdp(addr) : null;
+        const drops = kernelDropsReader(addr, tuning);
         worker.unref();
         resolve({
           addr,
           path: m.path,
           worker: true,
+          recvBuffer: tuning?.recvBuffer ?? null,
           kernelDrops: drops,
           dropped: () => Atomics.load(shared, 1),
           ref: () => worker.ref(),
           unref: () => worker.unref(),
           close() {
-            if (closing !== null) return closing;
-            drops(true);
-            closing = new Promise<void>((done) => {
-              onClosed = () => {
-                void worker.terminate();
-                done();
-              };
-              worker.ref();
-              worker.postMessage({ t: "close" });
-            });
-            return closing;
+            return closing ??= (async () => {
+              await drain(tuning);
+              drops(true);
+              await new Promise<void>((done) => {
+                onClosed = () => {
+                  void worker.terminate();
+                  done();
+                };
+                worker.ref();
+                worker.postMessage({ t: "close" });
+              });
+            })();
           },
         });
       } else if (m.t === "error") {
@@ -313,6 +368,7 @@ function bindWorker(
         worker.unref();
         void worker.terminate();
       } else if (m.t === "closed") {
+        while (batches.length > 0) takeOne(); // before close() resolves
         onClosed();
       }
     });
@@ -320,21 +376,33 @@ function bindWorker(
 }
 
 /**
- * A reader of the kernel's drop count for the UDP socket bound to `addr`
- * (Linux: the `drops` column of /proc/net/udp or udp6, matched by local
- * address and port), read at most every DROPS_READ_INTERVAL_MS and kept
- * after the socket closes. Null where not readable (other systems, no
- * read permission for /proc/net).
+ * A reader of the kernel's drop count for the UDP socket bound to `addr`,
+ * kept after the socket closes: through FFI where the socket was tuned, else
+ * the `drops` column of /proc/net/udp or udp6 (matched by local address and
+ * port; read at most every DROPS_READ_INTERVAL_MS). Null where neither is
+ * readable: other systems; Deno 2 reads /proc/net only under --allow-all,
+ * whatever --allow-read grants (it throws NotCapable), so a read is tried.
  */
 function kernelDropsReader(
   addr: Deno.NetAddr,
+  tuning: UdpTuning | null,
 ): (final?: boolean) => number | null {
+  if (tuning !== null) {
+    let count = 0;
+    let closed = false;
+    return (final = false) => {
+      if (closed) return count;
+      if (final) closed = true; // the descriptor may be reused after close
+      return count = tuning.drops();
+    };
+  }
   const file = addr.hostname.includes(":") ? "/proc/net/udp6" : "/proc/net/udp";
   let readable = false;
   try {
     readable = Deno.build.os === "linux" &&
       Deno.permissions.querySync({ name: "read", path: file }).state ===
         "granted";
+    if (readable) Deno.readTextFileSync(file);
   } catch {
     readable = false;
   }
@@ -399,4 +467,164 @@ function expandV6(host: string): number[] {
   const t = tail === "" ? [] : tail.split(":");
   const fill = host.includes("::") ? 8 - h.length - t.length : 0;
   return [...h, ...Array(fill).fill("0"), ...t].map((x) => parseInt(x, 16));
+}
+
+// Linux socket options through FFI (--allow-ffi): neither Deno.listenDatagram
+// nor node:dgram sets SO_RCVBUF, and /proc/net/udp needs --allow-all under
+// Deno 2. The socket is found among the process's descriptors by its bound
+// address (getsockname), whichever thread owns it.
+
+const SOL_SOCKET = 1;
+const SO_TYPE = 3;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
+const SO_MEMINFO = 55;
+const SK_MEMINFO_VARS = 9;
+const SK_MEMINFO_DROPS = 8;
+const SK_MEMINFO_RMEM_ALLOC = 0;
+const SOCK_DGRAM = 2;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+const LIBC_SYMBOLS = {
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+} as const;
+
+let libc:
+  | Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"]
+  | null
+  | undefined;
+
+/** libc's socket calls, where FFI is granted (never asked) on Linux. */
+function socketCalls(): typeof libc {
+  if (libc !== undefined) return libc;
+  libc = null;
+  try {
+    if (
+      Deno.build.os === "linux" &&
+      typeof Deno.dlopen === "function" &&
+      Deno.permissions.querySync({ name: "ffi" }).state === "granted"
+    ) {
+      libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+    }
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
+/** Whether the receive buffer can be set and the drops read through FFI. */
+export function canTuneUdp(): boolean {
+  return socketCalls() !== null;
+}
+
+/** A bound UDP socket's descriptor, tuned through FFI. */
+export interface UdpTuning {
+  /** The receive buffer the kernel granted, in bytes. */
+  readonly recvBuffer: number;
+  /** The kernel's drop count for the socket (SO_MEMINFO). */
+  drops(): number;
+  /** Bytes waiting in the socket's receive buffer (SO_MEMINFO). */
+  queued(): number;
+}
+
+/**
+ * Waits, at most CLOSE_DRAIN_MS, until the socket's receive buffer is empty:
+ * with a raised buffer, up to 8 MiB (~16,000 datagrams) can wait there at
+ * close, which closing would discard uncounted. Only where FFI tells.
+ */
+async function drain(tuning: UdpTuning | null): Promise<void> {
+  if (tuning === null) return;
+  const end = performance.now() + CLOSE_DRAIN_MS;
+  while (tuning.queued() > 0 && performance.now() < end) {
+    await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+  }
+}
+
+/**
+ * Finds the UDP socket bound to `addr` among this process's descriptors and
+ * asks for a `bytes` receive buffer. Null where FFI is not granted, not
+ * Linux, or no descriptor matches.
+ */
+export function tuneUdp(
+  addr: Deno.NetAddr,
+  bytes: number = RECV_BUFFER_BYTES,
+): UdpTuning | null {
+  const c = socketCalls();
+  if (!c) return null;
+  const want = sockaddrOf(addr);
+  const got = new Uint8Array(128);
+  const len = new Uint32Array(1);
+  const int = new Int32Array(1);
+  const intLen = new Uint32Array(1);
+  let fd = -1;
+  for (let i = 0; i < MAX_FD_SEARCHED && fd < 0; i++) {
+    len[0] = got.length;
+    if (c.getsockname(i, got, len) !== 0 || len[0] < want.length) continue;
+    let same = true;
+    for (let k = 0; k < want.length && same; k++) {
+      // IPv6: skip sin6_flowinfo (bytes 4-7).
+      if (want[0] === AF_INET6 && k >= 4 && k < 8) continue;
+      same = got[k] === want[k];
+    }
+    if (!same) continue;
+    intLen[0] = 4;
+    if (
+      c.getsockopt(i, SOL_SOCKET, SO_TYPE, int, intLen) === 0 &&
+      int[0] === SOCK_DGRAM
+    ) fd = i;
+  }
+  if (fd < 0) return null;
+  int[0] = bytes;
+  // As rsyslog's imudp and journald: past net.core.rmem_max where the
+  // process may (CAP_NET_ADMIN), else up to it.
+  if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, int, 4) !== 0) {
+    c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, 4);
+  }
+  intLen[0] = 4;
+  c.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, int, intLen);
+  const recvBuffer = int[0];
+  const info = new Uint32Array(SK_MEMINFO_VARS);
+  const infoLen = new Uint32Array(1);
+  return {
+    recvBuffer,
+    drops() {
+      infoLen[0] = info.byteLength;
+      return c.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, infoLen) === 0
+        ? info[SK_MEMINFO_DROPS]
+        : 0;
+    },
+    queued() {
+      infoLen[0] = info.byteLength;
+      return c.getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, infoLen) === 0
+        ? info[SK_MEMINFO_RMEM_ALLOC]
+        : 0;
+    },
+  };
+}
+
+/** The leading bytes of `addr` as a Linux sockaddr_in or sockaddr_in6. */
+function sockaddrOf(addr: Deno.NetAddr): Uint8Array {
+  const v6 = addr.hostname.includes(":");
+  const b = new Uint8Array(v6 ? 24 : 8);
+  b[0] = v6 ? AF_INET6 : AF_INET; // sa_family, little-endian u16
+  b[2] = addr.port >> 8;
+  b[3] = addr.port & 255;
+  if (!v6) {
+    addr.hostname.split(".").forEach((x, i) => b[4 + i] = Number(x));
+  } else {
+    expandV6(addr.hostname).forEach((w, i) => {
+      b[8 + 2 * i] = w >> 8;
+      b[9 + 2 * i] = w & 255;
+    });
+  }
+  return b;
 }

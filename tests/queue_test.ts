@@ -121,3 +121,75 @@ Deno.test("unshift puts frames lying end to end back at the front, in order, bef
   equal(q.take(100, all), 10);
   deepEqual(frames(all), [[3, 3, 3], [4], [5, 5], [6, 6], [7, 7]]);
 });
+
+Deno.test("the ring wraps, grows and shrinks with frames kept in order (random operations against a plain array)", () => {
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const q = new FrameQueue();
+  const model: number[] = []; // frame ids, oldest first
+  const slabs: Uint8Array[] = [];
+  let slab = new Uint8Array(256);
+  let at = 0;
+  let next = 0;
+  const frameOf = (id: number): [Uint8Array, number] => {
+    if (at + 2 > slab.length) {
+      slabs.push(slab = new Uint8Array(256));
+      at = 0;
+    }
+    slab[at] = id & 0xff;
+    slab[at + 1] = id >> 8 & 0xff;
+    at += 2;
+    return [slab, at - 2];
+  };
+  const idOf = (f: number[]) => f[0] | f[1] << 8;
+  const batch = newBatch();
+  for (let step = 0; step < 30_000; step++) {
+    if (step === 20_000) {
+      for (let k = 0; k < 70_000; k++) { // past SHRINK_ABOVE: shrinks once drained
+        const id = next++ & 0xffff;
+        const [s, off] = frameOf(id);
+        q.push(s, off, 2);
+        model.push(id);
+      }
+    }
+    const r = rand(100);
+    if (r < 55 || (step > 10_000 && step < 14_000 && r < 90)) {
+      const id = next++ & 0xffff;
+      const [s, off] = frameOf(id);
+      q.push(s, off, 2);
+      model.push(id);
+    } else if (r < 65) {
+      const n = q.shift();
+      equal(n, model.length === 0 ? -1 : 2);
+      model.shift();
+    } else if (r < 95 && model.length > 0) {
+      const size = q.take(2 * (1 + rand(300)), batch);
+      const got = frames(batch).map(idOf);
+      deepEqual(got, model.slice(0, got.length));
+      equal(size, got.length * 2);
+      model.splice(0, got.length);
+      if (rand(4) === 0) {
+        const from = rand(got.length + 1);
+        q.putBack(batch, from);
+        model.unshift(...got.slice(from));
+      }
+      q.release();
+    } else if (r >= 95 && rand(2) === 0) {
+      const ids = [next++ & 0xffff, next++ & 0xffff];
+      const buf = new Uint8Array(4);
+      ids.forEach((id, i) => buf.set([id & 0xff, id >> 8], i * 2));
+      q.unshift(buf, [2, 2]);
+      model.unshift(...ids);
+    }
+    equal(q.length, model.length);
+    equal(q.bytes, model.length * 2);
+  }
+  const rest = newBatch();
+  if (model.length > 0) {
+    q.take(1 << 30, rest);
+    deepEqual(frames(rest).map(idOf), model);
+  }
+});

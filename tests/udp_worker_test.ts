@@ -2,7 +2,7 @@
 // by a thread that does nothing else, so a busy receiver thread loses
 // nothing the worker could take, in order; without it the kernel drops.
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { bindUdp, canUseUdpWorker } from "../receiver/_udp.ts";
+import { bindUdp, canTuneUdp, canUseUdpWorker } from "../receiver/_udp.ts";
 import { plainJsGraph, pyScript, runPython } from "./_helpers.ts";
 
 /** 600-byte datagrams a paced sender sends while the receiver's thread spins. */
@@ -24,7 +24,27 @@ async function untilQuiet(count: () => number, ms = 5_000): Promise<void> {
   }
 }
 
-async function busyReceive(worker: boolean) {
+/** The receive buffer asked for through FFI (receiver/_udp.ts). */
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** CAP_NET_ADMIN: the buffer may pass net.core.rmem_max (SO_RCVBUFFORCE). */
+const CAP_NET_ADMIN = 12;
+
+/** Linux grants what is asked (CAP_NET_ADMIN) or min(asked,
+ * net.core.rmem_max), doubled. */
+function grantedBuffer(): number {
+  const caps = /CapEff:\s*([0-9a-f]+)/.exec(
+    Deno.readTextFileSync("/proc/self/status"),
+  )![1];
+  const max = (BigInt("0x" + caps) >> BigInt(CAP_NET_ADMIN)) & 1n
+    ? Infinity
+    : Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max"));
+  return 2 * Math.min(RECV_BUFFER_BYTES, max);
+}
+
+/** Receives what udp_paced.py sends while this thread spins; `tune`: the
+ * receive buffer raised through FFI (else the kernel's default). */
+async function busyReceive(worker: boolean, tune = false) {
   const seqs: number[] = [];
   const sock = await bindUdp(
     "127.0.0.1",
@@ -33,8 +53,10 @@ async function busyReceive(worker: boolean) {
       seqs.push(new DataView(data.buffer, data.byteOffset).getUint32(0)),
     undefined,
     worker,
+    tune,
   );
   equal(sock.worker, worker);
+  equal(sock.recvBuffer === null, !tune);
   const sender = runPython([
     pyScript("udp_paced.py"),
     String(sock.addr.port),
@@ -51,8 +73,9 @@ async function busyReceive(worker: boolean) {
   await new Promise((r) => setTimeout(r, 150)); // drops are read every 100 ms
   const kernelDrops = sock.kernelDrops();
   const dropped = sock.dropped();
+  const recvBuffer = sock.recvBuffer;
   await sock.close();
-  return { seqs, kernelDrops, dropped };
+  return { seqs, kernelDrops, dropped, recvBuffer };
 }
 
 Deno.test("the UDP worker's module graph holds no TypeScript", async () => {
@@ -152,5 +175,154 @@ Deno.test("UDP: without --allow-read the receiver's thread receives; a failed bi
     }
   } finally {
     await Deno.remove(script);
+  }
+});
+
+Deno.test("UDP with --allow-ffi: the receive buffer is raised, so a busy thread without a worker loses nothing", async () => {
+  ok(canTuneUdp());
+  const { seqs, kernelDrops, dropped, recvBuffer } = await busyReceive(
+    false,
+    true,
+  );
+  equal(recvBuffer, grantedBuffer());
+  // 3,000 datagrams of 600 bytes take about 3.5 MB of a socket's buffer.
+  if (recvBuffer! >= 4 * 1024 * 1024) {
+    equal(kernelDrops, 0);
+    deepEqual(seqs, Array.from({ length: SENT }, (_, i) => i));
+  } else {
+    ok(kernelDrops! > 0, `kernel drops ${kernelDrops}`);
+  }
+  equal(seqs.length + kernelDrops! + dropped, SENT);
+});
+
+Deno.test("UDP: the kernel's drops are counted through FFI, or null where they cannot be read (never a wrong 0)", async () => {
+  const udp = new URL("../receiver/_udp.ts", import.meta.url).href;
+  const blast = pyScript("udp_blast.py");
+  // The thread spins while 30,000 datagrams arrive: more than even a raised
+  // buffer holds.
+  const code = `import { bindUdp } from "${udp}";
+    let got = 0;
+    const sock = await bindUdp("127.0.0.1", 0, () => got++, undefined, false);
+    const sender = new Deno.Command("python3", { args: ["${blast}", String(sock.addr.port), "30000"], stdout: "piped" }).output();
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {}
+    await sender;
+    await new Promise((r) => setTimeout(r, 500));
+    const k = sock.kernelDrops();
+    console.log(JSON.stringify({ buffer: sock.recvBuffer, k, sum: got + (k ?? 0) }));
+    await sock.close();`;
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(script, code);
+    for (
+      const [flags, counted, tuned] of [
+        [["--allow-net", "--allow-run", "--allow-ffi"], true, true],
+        // Deno 2 reads /proc/net only under --allow-all (glibc Linux grants
+        // FFI then), whatever --allow-read says.
+        [["--allow-net", "--allow-run", "--allow-read"], false, false],
+        [["-A", "--deny-ffi"], false, false],
+      ] as const
+    ) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...flags, "--unstable-net", script],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(20_000),
+      }).output();
+      const text = new TextDecoder().decode(out.stdout).trim();
+      ok(out.success, `${flags}: ${new TextDecoder().decode(out.stderr)}`);
+      const r = JSON.parse(text);
+      if (counted) {
+        ok(r.k > 0, `${flags}: ${text}`);
+        equal(r.sum, 30_000, `${flags}: ${text}`);
+      } else {
+        equal(r.k, null, `${flags}: ${text}`);
+      }
+      equal(r.buffer !== null, tuned, `${flags}: ${text}`);
+    }
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
+Deno.test("UDP worker: after the thread was busy, the consumer keeps up with the backlog of batches (none dropped at maxBufferedRecords)", async () => {
+  // 20,000 datagrams arrive while the thread spins: the worker holds them
+  // as ~30 batches of ~700. Each batch must reach the consumer before the
+  // next is taken, or 2,000 waiting records are reached and the rest drop.
+  const { listen } = await import("../receiver.ts");
+  const rx = await listen({
+    transport: "udp",
+    port: 0,
+    maxBufferedRecords: 2_000,
+    onError: () => {},
+  });
+  let consumed = 0;
+  const consuming = (async () => {
+    for await (const _ of rx) consumed++;
+  })();
+  const port = (rx.addr as Deno.NetAddr).port;
+  const sender = runPython([pyScript("udp_blast.py"), String(port), "20000"]);
+  const end = Date.now() + 1_000;
+  while (Date.now() < end) {
+    // the receiver's thread is busy
+  }
+  equal(Number(await sender), 20_000);
+  await untilQuiet(() => consumed);
+  const s = rx.stats;
+  await rx.close();
+  await consuming;
+  equal(s.dropped, 0, JSON.stringify(s));
+  equal(s.records + (s.kernelDrops ?? 0), 20_000, JSON.stringify(s));
+  equal(consumed, s.records);
+});
+
+Deno.test("UDP with --allow-ffi: close() first takes what waits in the raised receive buffer (none discarded uncounted)", async () => {
+  for (const worker of [false, true]) {
+    let got = 0;
+    const sock = await bindUdp(
+      "127.0.0.1",
+      0,
+      () => got++,
+      undefined,
+      worker,
+      true,
+    );
+    const done = await Deno.makeTempFile();
+    await Deno.remove(done);
+    const sender = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `python3 "$0" "$1" "$2" "$3" "$4" > /dev/null && touch "$5"`,
+        pyScript("udp_paced.py"),
+        String(sock.addr.port),
+        String(SENT),
+        String(RATE),
+        String(SENDER_DELAY_S),
+        done,
+      ],
+    }).output();
+    // The thread is busy until the sender is done (at most 10 s).
+    const end = Date.now() + 10_000;
+    for (let i = 0; Date.now() < end; i++) {
+      if (
+        i % 1000 === 0 && (() => {
+          try {
+            return Deno.statSync(done).isFile;
+          } catch {
+            return false;
+          }
+        })()
+      ) break;
+    }
+    // Close at once, while the datagrams still wait in the buffer.
+    const closing = sock.close();
+    ok((await sender).success);
+    await closing;
+    await Deno.remove(done);
+    equal(
+      got + sock.kernelDrops()! + sock.dropped(),
+      SENT,
+      `worker ${worker}: ${got} received, ${sock.kernelDrops()} dropped by the kernel, ${sock.dropped()} by the worker`,
+    );
   }
 });

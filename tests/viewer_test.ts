@@ -10,8 +10,6 @@ import {
   CONTENT_SECURITY_POLICY,
   DEFAULT_BUFFER_RECORDS,
   MAX_BUFFER_CHARS,
-  serveViewer,
-  type Viewer,
 } from "../viewer/server.ts";
 import {
   MAX_RECORD_CHARS,
@@ -20,14 +18,30 @@ import {
 } from "../viewer/_render.ts";
 import { APP_JS, INDEX_HTML, STYLE_CSS } from "../viewer/_assets.ts";
 import { DatagramHandler, SocketHandler } from "../mod.ts";
+import {
+  heapAfterGc,
+  nextFrames,
+  pageStatus,
+  rows,
+  runViewerLoad,
+  SAMPLE_AT_MS,
+  startViewer,
+  tcpPort,
+} from "./_viewer_load.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-const LOAD_SENDER = new URL("./_browser/load_sender.ts", import.meta.url)
-  .pathname;
 const SCREENSHOT = new URL("../docs/viewer.png", import.meta.url);
-/** The load step: records/s and seconds (the issue's figures). */
+/**
+ * The load step: records/s and seconds. 5 s fills the page's buffer
+ * (20,000 records at 2 s) well before SAMPLE_AT_MS; bench/viewer_load.ts
+ * runs the full 10 s and reports the timings.
+ */
 const LOAD_RATE = 10_000;
-const LOAD_SECONDS = 10;
+const LOAD_SECONDS = 5;
+/** Clicks on a logger branch under load: off, then on again. */
+const LOAD_CLICKS = 2;
+/** Elements in the page with only the visible rows drawn (488 seen); all 20,000 rows would be far more. */
+const MAX_DOM_NODES = 1_000;
 
 // ---- without a browser ------------------------------------------------------
 
@@ -82,12 +96,11 @@ Deno.test("viewer renderRecord: bytes marked, big values as text, cycles and siz
     /…\(5 more characters\)$/,
   );
   // Shared references: 1,000 of the same list at each of 20 levels is
-  // 1000^20 values when expanded; the budget stops the walk.
+  // 1000^20 values when expanded; the budget stops the walk (without it
+  // this call would not return).
   let shared: unknown[] = [];
   for (let i = 0; i < 20; i++) shared = new Array(1000).fill(shared);
-  const t0 = performance.now();
   const dag = renderRecord({ shared });
-  ok(performance.now() - t0 < 2_000, "bounded time");
   ok(dag.length < MAX_RECORD_CHARS * 2, `${dag.length} chars`);
   const wide = JSON.parse(renderRecord({
     list: Array.from({ length: 5000 }, (_, i) => i),
@@ -122,18 +135,6 @@ Deno.test("view CLI: a bad option is a one-line error and exit 2; a port in use,
     ),
   );
 });
-
-function startViewer(options: Parameters<typeof serveViewer>[0] = {}) {
-  return serveViewer({
-    receivers: [{ transport: "tcp", port: 0 }, { transport: "udp", port: 0 }],
-    httpPort: 0,
-    ...options,
-  });
-}
-
-function tcpPort(viewer: Viewer): number {
-  return (viewer.receivers[0].addr as Deno.NetAddr).port;
-}
 
 /** GET / with a given Host header; the response's head. */
 async function rawGet(port: number, host: string): Promise<string> {
@@ -378,7 +379,7 @@ if (chromium === null) {
       await t.step(
         `${
           LOAD_RATE.toLocaleString("en-US")
-        } records/s for ${LOAD_SECONDS} s: main thread responsive, memory at the buffer bound`,
+        } records/s for ${LOAD_SECONDS} s: every record counted, the buffer bound, only visible rows in the DOM, clicks work`,
         () => load(browser),
       );
     } finally {
@@ -387,49 +388,25 @@ if (chromium === null) {
   });
 }
 
-interface Row {
-  time: string;
-  level: string;
-  levelClass: string;
-  name: string;
-  msg: string;
-  src: string;
-  from: string;
-  x: number;
-  y: number;
-}
-
-/** The table's drawn rows, top to bottom, with where to click them. */
-function rows(page: Page): Promise<Row[]> {
-  return page.eval<Row[]>(`[...document.querySelectorAll("#spacer .row")]
-    .filter((r) => !r.hidden)
-    .map((r) => {
-      const c = [...r.children].map((s) => s.textContent);
-      const b = r.getBoundingClientRect();
-      return { time: c[0], level: c[1], levelClass: r.children[1].className,
-        name: c[2], msg: c[3], src: c[4], from: c[5],
-        x: b.left + b.width / 2, y: b.top + b.height / 2 };
-    })
-    .filter((r) => r.y >= 0)
-    .sort((a, b) => a.y - b.y)`);
-}
-
-type Status = Record<string, string>;
-
-function pageStatus(page: Page): Promise<Status> {
-  return page.eval<Status>(
-    `({ ...document.getElementById("status").dataset })`,
-  );
-}
-
 async function waitReceived(page: Page, n: number) {
   await page.waitFor(
     `Number(document.getElementById("status").dataset.received) >= ${n}`,
   );
   // The table draws on the next animation frame.
-  await page.eval(
-    `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`,
-  );
+  await nextFrames(page);
+}
+
+/** Waits for the status line to count `n` records shown. */
+async function waitShown(page: Page, n: number) {
+  await page.waitFor(
+    `document.getElementById("status").dataset.shown === "${n}"`,
+  ).catch(async (e) => {
+    throw new Error(
+      `${e.message}: ${(await rows(page)).length} rows drawn, status ${
+        JSON.stringify(await pageStatus(page))
+      }`,
+    );
+  });
 }
 
 async function clickRow(page: Page, msg: string) {
@@ -461,16 +438,12 @@ function extras(page: Page) {
 async function setLevel(page: Page, levelno: number) {
   await page.eval(`(() => { const s = document.getElementById("level");
     s.value = "${levelno}"; s.dispatchEvent(new Event("change")); })()`);
-  await page.eval(
-    `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`,
-  );
+  await nextFrames(page);
 }
 
 async function toggleLogger(page: Page, logger: string) {
   await page.click(`#tree li[data-logger="${logger}"] > label > input`);
-  await page.eval(
-    `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`,
-  );
+  await nextFrames(page);
 }
 
 const PY_SENDER = `
@@ -614,6 +587,15 @@ async function showsRecords(browser: Browser) {
     equal(deno.values.raw, '{\n  "$bytes": "AQL/"\n}');
     deepEqual(deno.bytes, ["raw"]);
 
+    // The status line refreshes by itself only while records arrive: once
+    // it shows 0/s it has stopped, and each filter change below must
+    // refresh its count (it once kept "1 shown" after the search was
+    // cleared, under 7 rows: a flaky wait here, whenever the last refresh
+    // fell between the search and its clearing).
+    await page.waitFor(
+      `document.getElementById("status").dataset.rate === "0"`,
+    );
+
     // Minimum level.
     await setLevel(page, 30);
     deepEqual((await rows(page)).map((r) => r.level), [
@@ -622,7 +604,9 @@ async function showsRecords(browser: Browser) {
       "CRITICAL",
       "ERROR",
     ]);
+    await waitShown(page, 4);
     await setLevel(page, 0);
+    await waitShown(page, 7);
     // The logger tree: a branch off hides it and everything under it.
     await toggleLogger(page, "py");
     deepEqual((await rows(page)).map((r) => r.name), [
@@ -655,15 +639,12 @@ async function showsRecords(browser: Browser) {
     // Text search (typed), case-insensitive.
     await page.click("#search");
     await page.type("CAFÉ");
-    await page.waitFor(
-      `document.getElementById("status").dataset.shown === "1"`,
-    );
+    await waitShown(page, 1);
     deepEqual((await rows(page)).map((r) => r.msg), ["naïve café ☕ job 3"]);
     await page.eval(`(() => { const s = document.getElementById("search");
       s.value = ""; s.dispatchEvent(new Event("input")); })()`);
-    await page.waitFor(
-      `document.getElementById("status").dataset.shown === "7"`,
-    );
+    await waitShown(page, 7);
+    equal((await rows(page)).length, 7);
 
     // Pause: records keep arriving underneath; the table holds still.
     await page.click("#pause");
@@ -1036,183 +1017,47 @@ async function cli(browser: Browser) {
   }
 }
 
-interface Heap {
-  usedSize: number;
-}
-
-/** Page time spans of the test's own forced GCs (their long tasks are not the page's). */
-const gcSpans: [number, number][] = [];
-
-async function heapAfterGc(page: Page): Promise<number> {
-  const start = await page.eval<number>(`performance.now()`);
-  await page.send("HeapProfiler.collectGarbage");
-  const used = ((await page.send("Runtime.getHeapUsage")) as unknown as Heap)
-    .usedSize;
-  gcSpans.push([start, await page.eval<number>(`performance.now()`)]);
-  return used;
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
+/**
+ * The load, checked for what does not depend on the machine's speed (the
+ * timings are bench/viewer_load.ts's: `deno task bench:viewer`).
+ */
 async function load(browser: Browser) {
-  await using viewer = await startViewer();
-  const page = await browser.newPage();
-  try {
-    await page.send("HeapProfiler.enable");
-    await page.goto(viewer.url);
-    await page.waitFor(
-      `document.getElementById("status").dataset.connected === "true"`,
-    );
-    const heapEmpty = await heapAfterGc(page);
-    // Long tasks (main thread busy > 50 ms) and every frame's interval.
-    await page.eval(`window.__perf = { long: [], frames: [] };
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) {
-          window.__perf.long.push([e.startTime, e.duration]);
-        }
-      }).observe({ type: "longtask" });
-      (() => { let last = performance.now();
-        const tick = (t) => { window.__perf.frames.push(t - last); last = t;
-          if (!window.__perf.stop) requestAnimationFrame(tick); };
-        requestAnimationFrame(tick); })();`);
-    const sender = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        LOAD_SENDER,
-        String(tcpPort(viewer)),
-        String(LOAD_RATE),
-        String(LOAD_SECONDS),
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    // Once the buffer is full (2 s at this rate), memory should not grow.
-    await new Promise((r) => setTimeout(r, 4_000));
-    const heapFull = await heapAfterGc(page);
-    const kept4s = Number((await pageStatus(page)).kept);
-    // A person using the page meanwhile: real clicks on a logger branch
-    // (each refilters the 20,000 records kept), timed by the Event Timing
-    // API from input to the next paint.
-    await page.eval(`window.__events = [];
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) {
-          if (e.name === "click") window.__events.push(e.duration);
-        }
-      }).observe({ type: "event", durationThreshold: 16, buffered: true });`);
-    const CLICKS = 8;
-    for (let i = 0; i < CLICKS; i++) {
-      await page.click(`#tree li[data-logger="api"] > label > input`);
-      await new Promise((r) => setTimeout(r, 400));
-    }
-    ok(
-      await page.eval(
-        `document.querySelector('#tree li[data-logger="api"] input').checked`,
-      ),
-      "an even number of clicks leaves the branch on",
-    );
-    const out = await sender;
-    ok(out.success, "load sender failed");
-    const sent = JSON.parse(new TextDecoder().decode(out.stdout));
-    const total = LOAD_RATE * LOAD_SECONDS;
-    equal(sent.emitted, total);
-    equal(sent.sent, total, "every record reached the viewer's socket");
-    await page.waitFor(
-      `(() => { const d = document.getElementById("status").dataset;
-      return Number(d.received) + Number(d.lost) >= ${total}; })()`,
-      15_000,
-    );
-    const perf = await page.eval<
-      { long: [number, number][]; frames: number[] }
-    >(`(() => { window.__perf.stop = true; return window.__perf; })()`);
-    const clicks = await page.eval<number[]>(`window.__events`);
-    const heapEnd = await heapAfterGc(page);
-    const forced = (start: number) =>
-      gcSpans.some(([a, b]) => start >= a - 1 && start <= b + 1);
-    const long = perf.long.filter(([start]) => !forced(start))
-      .map(([, duration]) => duration);
-    const longForcedGc = perf.long.length - long.length;
-    const st = await pageStatus(page);
-    const domNodes = await page.eval<number>(
-      `document.getElementsByTagName("*").length`,
-    );
-    // Scrolled back with the wheel, the drawn rows are the right ones: the
-    // senders' sequence numbers run on without a gap or a repeat.
-    await page.send("Input.dispatchMouseEvent", {
-      type: "mouseWheel",
-      x: 700,
-      y: 300,
-      deltaX: 0,
-      deltaY: -123_456,
-    });
-    await page.waitFor(
-      `document.getElementById("viewport").scrollTop < 390000`,
-    );
-    await page.eval(
-      `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`,
-    );
-    const seqs = (await rows(page)).map((r) =>
-      Number(/^request (\d+) /.exec(r.msg)?.[1])
-    );
-    ok(seqs.length > 10, `${seqs.length} rows drawn`);
-    deepEqual(seqs, seqs.map((_, i) => seqs[0] + i));
-    const frames = perf.frames.slice(1).sort((a, b) => a - b);
-    const longTotal = long.reduce((a, b) => a + b, 0);
-    const figures = {
-      sentSeconds: Number(sent.seconds.toFixed(2)),
-      received: Number(st.received),
-      lost: Number(st.lost),
-      viewerSkipped: viewer.stats.skipped,
-      kept: Number(st.kept),
-      keptAt4s: kept4s,
-      longTasks: long.length,
-      longTasksOfForcedGc: longForcedGc,
-      longTaskMaxMs: Math.round(Math.max(0, ...long)),
-      longTaskTotalMs: Math.round(longTotal),
-      clicksOver16Ms: clicks.length,
-      clickMaxMs: Math.max(0, ...clicks),
-      frames: frames.length,
-      frameMedianMs: Number(quantile(frames, 0.5).toFixed(1)),
-      frameP95Ms: Number(quantile(frames, 0.95).toFixed(1)),
-      frameMaxMs: Math.round(frames.at(-1) ?? 0),
-      heapEmptyMB: Number((heapEmpty / 2 ** 20).toFixed(1)),
-      heapAt4sMB: Number((heapFull / 2 ** 20).toFixed(1)),
-      heapEndMB: Number((heapEnd / 2 ** 20).toFixed(1)),
-      domNodes,
-    };
-    console.log(`viewer load: ${JSON.stringify(figures)}`);
-    // Nothing lost unaccounted: each record reached the page or is counted.
-    equal(figures.received + figures.lost, total);
-    equal(viewer.stats.records, total);
-    // The buffer bound holds, and memory with it.
-    equal(figures.kept, DEFAULT_BUFFER_RECORDS);
-    equal(figures.keptAt4s, DEFAULT_BUFFER_RECORDS);
-    ok(
-      heapEnd < heapFull * 1.25 + 4 * 2 ** 20,
-      `heap grew past the buffer bound: ${figures.heapAt4sMB} -> ${figures.heapEndMB} MB`,
-    );
-    // Only the visible rows are in the DOM.
-    ok(domNodes < 1_000, `${domNodes} DOM elements`);
-    // Responsive: frames kept coming and no long stall of the main thread.
-    // Thresholds leave room for a machine shared with other work (load
-    // averages of 8 to 13 on 2 cores here, where an idle page shows 50 to
-    // 90 ms long tasks too). Without row virtualisation the page misses
-    // them by seconds.
-    ok(frames.length > LOAD_SECONDS * 30, `${frames.length} frames`);
-    ok(figures.frameMedianMs <= 20, `median frame ${figures.frameMedianMs} ms`);
-    ok(figures.frameP95Ms <= 100, `p95 frame ${figures.frameP95Ms} ms`);
-    ok(
-      figures.longTaskMaxMs < 1_000,
-      `longest task ${figures.longTaskMaxMs} ms`,
-    );
-    ok(figures.clickMaxMs < 500, `slowest click ${figures.clickMaxMs} ms`);
-    ok(
-      longTotal < LOAD_SECONDS * 1000 * 0.25,
-      `long tasks took ${figures.longTaskTotalMs} ms of ${LOAD_SECONDS} s`,
-    );
-  } finally {
-    await page.close();
-  }
+  const run = await runViewerLoad(browser, {
+    rate: LOAD_RATE,
+    seconds: LOAD_SECONDS,
+    clicks: LOAD_CLICKS,
+  });
+  const { total, sender, status, viewerStats } = run;
+  console.log(
+    `viewer load: ${
+      JSON.stringify({
+        received: Number(status.received),
+        lost: Number(status.lost),
+        kept: Number(status.kept),
+        keptAtSample: run.keptAtSample,
+        domNodes: run.domNodes,
+        clickEffects: run.clickEffects,
+      })
+    }`,
+  );
+  equal(sender.emitted, total);
+  equal(sender.sent, total, "every record reached the viewer's socket");
+  // Nothing lost unaccounted: each record reached the page or is counted.
+  equal(Number(status.received) + Number(status.lost), total);
+  equal(viewerStats.records, total);
+  // The buffer bound holds, once full and at the end.
+  equal(run.keptAtSample, DEFAULT_BUFFER_RECORDS, `kept at ${SAMPLE_AT_MS} ms`);
+  equal(Number(status.kept), DEFAULT_BUFFER_RECORDS);
+  // Only the visible rows are in the DOM (fails without row virtualisation).
+  ok(run.domNodes < MAX_DOM_NODES, `${run.domNodes} DOM elements`);
+  // Each click took effect: the branch off hides its rows, on shows them.
+  deepEqual(run.clickEffects, [
+    { checked: false, branchRowsDrawn: false },
+    { checked: true, branchRowsDrawn: true },
+  ]);
+  // Scrolled back with the wheel, the drawn rows are the right ones: the
+  // senders' sequence numbers run on without a gap or a repeat.
+  const seqs = run.scrolledSeqs;
+  ok(seqs.length > 10, `${seqs.length} rows drawn`);
+  deepEqual(seqs, seqs.map((_, i) => seqs[0] + i));
 }

@@ -238,6 +238,9 @@
     if (paused) return;
     shown = records.filter(matches);
     render(true);
+    // The status line refreshes by itself only while records arrive: a
+    // filter changed after they stop must refresh its count too.
+    scheduleStatus();
   }
 
   // ---- receiving ----------------------------------------------------------
@@ -632,6 +635,7 @@
     d.shown = shown.length;
     d.kept = records.length;
     d.received = received;
+    d.rate = rate;
     d.lost = lost;
     d.receiverReceived = receiverReceived;
     d.receiverDropped = receiverDropped;
