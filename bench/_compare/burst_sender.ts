@@ -34,9 +34,13 @@ const now = () => performance.timeOrigin + performance.now();
 
 let pool: LogRecordInit[];
 if (mode === "corpus") {
-  pool = makeCorpus({ size: POOL, seed: SEED });
   // A caller gives no time: handle() stamps it, as CPython's LogRecord does.
-  for (const r of pool) delete r.created;
+  // Records are built without it (not `delete`d: that turns an object into
+  // a dictionary-mode one, which reads 1.5x slower than the literals users
+  // pass: 367 against 246 ns in readPartial).
+  pool = makeCorpus({ size: POOL, seed: SEED }).map(({ created: _, ...r }) =>
+    r
+  );
 } else if (mode === "one" || mode === "backpressure") {
   pool = [{
     name: "bench",
