@@ -70,6 +70,9 @@ type ListenDatagram = (options: {
 }) => {
   receive(p?: Uint8Array): Promise<[Uint8Array, Deno.Addr]>;
   close(): void;
+  /** Pending receives hold the program (the default) or not. */
+  ref(): void;
+  unref(): void;
   readonly addr: Deno.Addr;
 };
 
@@ -127,6 +130,9 @@ function bindDeno(
   const tuning = tune ? tuneUdp(addr) : null;
   let closed = false;
   let closing: Promise<void> | null = null;
+  // Like a Deno listener: the receives in flight hold the program only
+  // while someone iterates the receiver (it calls ref()).
+  sock.unref();
   const loops: Promise<void>[] = [];
   for (let i = 0; i < RECEIVES_IN_FLIGHT; i++) {
     loops.push((async () => {
@@ -152,8 +158,8 @@ function bindDeno(
     recvBuffer: tuning?.recvBuffer ?? null,
     kernelDrops: drops,
     dropped: () => 0,
-    ref() {},
-    unref() {},
+    ref: () => sock.ref(),
+    unref: () => sock.unref(),
     close() {
       return closing ??= (async () => {
         await drain(tuning);

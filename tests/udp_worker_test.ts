@@ -178,6 +178,54 @@ Deno.test("UDP: without --allow-read the receiver's thread receives; a failed bi
   }
 });
 
+Deno.test("UDP, listenDatagram on the receiver's thread (no --allow-read): an idle receiver does not keep the program alive; an iterated one does", async () => {
+  const receiver = new URL("../receiver.ts", import.meta.url).href;
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import { listen } from "${receiver}";
+       const rx = await listen({ transport: "udp", port: 0 });
+       if (Deno.args[0] === "iterate") {
+         // Only the receives in flight can keep the program here until
+         // the datagram sent 300 ms later arrives.
+         const port = (rx.addr as Deno.NetAddr).port;
+         const { createSocket } = await import("node:dgram");
+         const tx = createSocket("udp4");
+         tx.unref();
+         Deno.unrefTimer(setTimeout(() => tx.send(new Uint8Array([0, 0, 0, 4, 0x80, 2, 0x7d, 0x2e]), port, "127.0.0.1"), 300));
+         for await (const _ of rx) break;
+         await rx.close();
+         console.log("got");
+       }
+       console.log("end");`,
+    );
+    // listenDatagram only: in Deno 2.9.6 node:dgram's unref() does not let
+    // the program end (a bound, unref'd socket kept a 3-line script alive
+    // past 5 s), so the node:dgram path on the receiver's thread still holds
+    // an idle program; the worker path does not (the test above).
+    for (const flags of [["--allow-net", "--unstable-net"]]) {
+      for (const mode of ["idle", "iterate"]) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", ...flags, script, mode],
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(10_000),
+        }).output();
+        const text = new TextDecoder().decode(out.stdout) +
+          new TextDecoder().decode(out.stderr);
+        ok(
+          out.success && /end$/.test(text.trim()),
+          `${flags} ${mode}: ${text}`,
+        );
+        if (mode === "iterate") ok(text.includes("got"), `${flags}: ${text}`);
+      }
+    }
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
 Deno.test("UDP with --allow-ffi: the receive buffer is raised, so a busy thread without a worker loses nothing", async () => {
   ok(canTuneUdp());
   const { seqs, kernelDrops, dropped, recvBuffer } = await busyReceive(
