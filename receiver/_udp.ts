@@ -56,9 +56,10 @@ export interface UdpSocket {
   kernelDrops(): number | null;
   /** Datagrams dropped before reaching `onDatagram` (the worker's hand-over was full). */
   dropped(): number;
-  /** Keeps the program alive while the consumer waits (node:dgram only). */
+  /** Keeps the program alive while the consumer waits. */
   ref(): void;
-  /** Lets the program end while nobody waits (node:dgram only). */
+  /** Lets the program end while nobody waits (node:dgram's unref() does
+   * not, in Deno 2.9.6). */
   unref(): void;
   close(): Promise<void>;
 }
@@ -126,14 +127,27 @@ function bindDeno(
   tune: boolean,
 ): UdpSocket {
   const sock = listenDatagram({ transport: "udp", hostname, port });
-  const addr = sock.addr as Deno.NetAddr;
-  const tuning = tune ? tuneUdp(addr) : null;
   let closed = false;
-  let closing: Promise<void> | null = null;
   // Like a Deno listener: the receives in flight hold the program only
   // while someone iterates the receiver (it calls ref()).
   sock.unref();
   const loops: Promise<void>[] = [];
+  const socket = boundSocket(sock.addr as Deno.NetAddr, tune, {
+    path: "listenDatagram",
+    worker: false,
+    dropped: () => 0,
+    ref: () => sock.ref(),
+    unref: () => sock.unref(),
+    async closeSocket() {
+      closed = true;
+      try {
+        sock.close();
+      } catch {
+        // already closed
+      }
+      await Promise.allSettled(loops);
+    },
+  });
   for (let i = 0; i < RECEIVES_IN_FLIGHT; i++) {
     loops.push((async () => {
       const buf = new Uint8Array(MAX_DATAGRAM);
@@ -150,30 +164,7 @@ function bindDeno(
       }
     })());
   }
-  const drops = kernelDropsReader(addr, tuning);
-  return {
-    addr: { transport: "udp", hostname: addr.hostname, port: addr.port },
-    path: "listenDatagram",
-    worker: false,
-    recvBuffer: tuning?.recvBuffer ?? null,
-    kernelDrops: drops,
-    dropped: () => 0,
-    ref: () => sock.ref(),
-    unref: () => sock.unref(),
-    close() {
-      return closing ??= (async () => {
-        await drain(tuning);
-        drops(true);
-        closed = true;
-        try {
-          sock.close();
-        } catch {
-          // already closed
-        }
-        await Promise.allSettled(loops);
-      })();
-    },
-  };
+  return socket;
 }
 
 function bindNode(
@@ -203,35 +194,65 @@ function bindNode(
         hostname: a.address,
         port: a.port,
       };
-      const tuning = tune ? tuneUdp(addr) : null;
-      const drops = kernelDropsReader(addr, tuning);
-      let closing: Promise<void> | null = null;
       sock.unref(); // like a Deno listener: only a pending read holds the program
-      resolve({
-        addr,
+      resolve(boundSocket(addr, tune, {
         path: "node:dgram",
         worker: false,
-        recvBuffer: tuning?.recvBuffer ?? null,
-        kernelDrops: drops,
         dropped: () => 0,
         ref: () => sock.ref(),
         unref: () => sock.unref(),
-        close() {
-          return closing ??= (async () => {
-            await drain(tuning);
-            drops(true);
-            await new Promise<void>((done) => {
-              try {
-                sock.close(() => done());
-              } catch {
-                done();
-              }
-            });
-          })();
-        },
-      });
+        closeSocket: () =>
+          new Promise<void>((done) => {
+            try {
+              sock.close(() => done());
+            } catch {
+              done();
+            }
+          }),
+      }));
     });
   });
+}
+
+/** What a receive path gives {@linkcode boundSocket}. */
+type PathParts =
+  & Pick<UdpSocket, "path" | "worker" | "dropped" | "ref" | "unref">
+  & {
+    /** Closes the socket itself, once its receive buffer was drained. */
+    closeSocket(): Promise<void>;
+  };
+
+/**
+ * The UdpSocket of a socket bound at `addr`, whatever its path: its receive
+ * buffer raised where `tune` asks and FFI can, the kernel's drops read, and
+ * close() (once) draining the buffer and counting the kernel's last drops
+ * before the path closes the socket.
+ */
+function boundSocket(
+  addr: Deno.NetAddr,
+  tune: boolean,
+  parts: PathParts,
+): UdpSocket {
+  const tuning = tune ? tuneUdp(addr) : null;
+  const drops = kernelDropsReader(addr, tuning);
+  let closing: Promise<void> | null = null;
+  return {
+    addr: { transport: "udp", hostname: addr.hostname, port: addr.port },
+    path: parts.path,
+    worker: parts.worker,
+    recvBuffer: tuning?.recvBuffer ?? null,
+    kernelDrops: drops,
+    dropped: parts.dropped,
+    ref: parts.ref,
+    unref: parts.unref,
+    close() {
+      return closing ??= (async () => {
+        await drain(tuning);
+        drops(true);
+        await parts.closeSocket();
+      })();
+    },
+  };
 }
 
 const WORKER_URL = new URL("./_udp_worker.js", import.meta.url);
@@ -286,7 +307,6 @@ function bindWorker(
   // Referenced while binding and closing (something awaits it); else only
   // while a consumer waits, like a Deno listener.
   let onClosed = () => {};
-  let closing: Promise<void> | null = null;
   return new Promise((resolve, reject) => {
     worker.on("error", (e: unknown) => {
       reject(e instanceof Error ? e : new Error(String(e)));
@@ -342,33 +362,23 @@ function bindWorker(
           hostname: m.hostname,
           port: m.port,
         };
-        const tuning = tune ? tuneUdp(addr) : null;
-        const drops = kernelDropsReader(addr, tuning);
         worker.unref();
-        resolve({
-          addr,
+        resolve(boundSocket(addr, tune, {
           path: m.path,
           worker: true,
-          recvBuffer: tuning?.recvBuffer ?? null,
-          kernelDrops: drops,
           dropped: () => Atomics.load(shared, 1),
           ref: () => worker.ref(),
           unref: () => worker.unref(),
-          close() {
-            return closing ??= (async () => {
-              await drain(tuning);
-              drops(true);
-              await new Promise<void>((done) => {
-                onClosed = () => {
-                  void worker.terminate();
-                  done();
-                };
-                worker.ref();
-                worker.postMessage({ t: "close" });
-              });
-            })();
-          },
-        });
+          closeSocket: () =>
+            new Promise<void>((done) => {
+              onClosed = () => {
+                void worker.terminate();
+                done();
+              };
+              worker.ref();
+              worker.postMessage({ t: "close" });
+            }),
+        }));
       } else if (m.t === "error") {
         reject(toError(m.error));
         worker.unref();
