@@ -63,7 +63,10 @@ const MAX_TEXT_UNITS = 256;
  * feedback of every string the encoder writes (CJK, long, lone
  * surrogates), made a 44-character message ~4x slower once the varied
  * corpus had run (one record encoded after it, with writePlain doing the
- * same for %s: 0.77 -> 0.50 µs).
+ * same for %s: 0.77 -> 0.50 µs). Not pickle/encode.ts's writeText either,
+ * which extras' strings train: with it, one partial record again and again
+ * went from 1.58-1.73x the C pickler to 1.07-1.37x (bench:makepickle, two
+ * runs each, alternated).
  */
 function writeText(w: Writer, s: string): void {
   const len = s.length;
