@@ -85,22 +85,31 @@ function atDepth<T>(depth: number, fn: () => T): T {
   return depth === 0 ? fn() : atDepth(depth - 1, fn);
 }
 
-/** A handler whose transport takes every batch and drops it. */
-class NullHandler extends Handler {
-  protected ensureOpen(): Promise<boolean> {
-    return Promise.resolve(true);
-  }
-  protected transmit(_batch: FrameBatch): Promise<void> {
-    return Promise.resolve();
-  }
-  protected closeTransport(): void {}
-  protected reconnectCount(): number {
-    return 0;
-  }
-  protected isConnected(): boolean {
-    return true;
-  }
+/** A Handler class, of this tree or of an older commit's (`--before`). */
+// deno-lint-ignore no-explicit-any
+type HandlerClass = abstract new (...args: any[]) => Handler;
+
+/** `Base` with a transport that takes every batch and drops it. */
+function nullHandlerOn(Base: HandlerClass) {
+  return class extends Base {
+    protected ensureOpen(): Promise<boolean> {
+      return Promise.resolve(true);
+    }
+    protected transmit(_batch: FrameBatch): Promise<void> {
+      return Promise.resolve();
+    }
+    protected closeTransport(): void {}
+    protected reconnectCount(): number {
+      return 0;
+    }
+    protected isConnected(): boolean {
+      return true;
+    }
+  };
 }
+
+/** A handler whose transport takes every batch and drops it. */
+const NullHandler = nullHandlerOn(Handler);
 
 async function main() {
   const { sites, dir } = await makeCallSites(FILES, PER_KIND);
@@ -462,22 +471,7 @@ async function beforePaths(rev: string): Promise<
   }).output();
   if (!out.success) throw new Error(`git archive ${rev} failed`);
   const mod = await import(`file://${tree}/mod.ts`);
-  const BaseHandler = mod.Handler as new (options: object) => Handler;
-  class OldNull extends BaseHandler {
-    protected ensureOpen(): Promise<boolean> {
-      return Promise.resolve(true);
-    }
-    protected transmit(_batch: FrameBatch): Promise<void> {
-      return Promise.resolve();
-    }
-    protected closeTransport(): void {}
-    protected reconnectCount(): number {
-      return 0;
-    }
-    protected isConnected(): boolean {
-      return true;
-    }
-  }
+  const OldNull = nullHandlerOn(mod.Handler as HandlerClass);
   const off = new OldNull({ caller: false });
   const on = new OldNull({ caller: true });
   const oldFindCaller = mod.findCaller as typeof findCaller;
