@@ -8,45 +8,21 @@
 import { deepEqual, equal } from "node:assert/strict";
 import {
   dumps,
-  getMessage,
   type LogRecordInit,
   makeLogRecord,
   makePickle,
-  PickleFloat,
 } from "../mod.ts";
 import { writeFrame } from "../record/encode.ts";
+import { handlerFrame, referenceFrame } from "./_frames.ts";
 import { makeCorpus } from "../bench/_corpus.ts";
 import { copyRun } from "../pickle/_writer.ts";
-import { hex, lengthPrefixed, prng, runPython } from "./_helpers.ts";
-
-/** The reference frame: CPython's makePickle dict, through the generic encoder. */
-function reference(init: LogRecordInit): Uint8Array {
-  const d: Record<string, unknown> = { ...makeLogRecord(init) };
-  d.msg = getMessage(d);
-  d.args = null;
-  d.exc_info = null;
-  delete d.message;
-  for (const key of ["created", "msecs", "relativeCreated"]) {
-    if (typeof d[key] === "number") d[key] = new PickleFloat(d[key] as number);
-  }
-  return lengthPrefixed([dumps(d)]);
-}
-
-function handlerFrame(init: LogRecordInit): Uint8Array {
-  let frame: Uint8Array | undefined;
-  writeFrame(init, (buf, offset, length) => {
-    frame = buf.slice(offset, offset + length);
-    return true;
-  });
-  if (frame === undefined) throw new Error("writeFrame wrote nothing");
-  return frame;
-}
+import { hex, prng, runPython } from "./_helpers.ts";
 
 /** Each record through makePickle and writeFrame, twice (the second from kept runs). */
 function assertReference(records: LogRecordInit[]): void {
   for (let pass = 0; pass < 2; pass++) {
     records.forEach((init, i) => {
-      const want = hex(reference(init));
+      const want = hex(referenceFrame(init));
       equal(
         hex(makePickle(init)),
         want,
@@ -326,7 +302,7 @@ Deno.test("caller fields given to writeFrame write what a copy of the record wit
       );
       equal(
         hex(frame!),
-        hex(reference({ ...init, ...at })),
+        hex(referenceFrame({ ...init, ...at })),
         `record ${i}, pass ${pass}`,
       );
     });

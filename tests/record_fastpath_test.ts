@@ -7,22 +7,19 @@
 // then CPython decodes a sample.
 import { deepEqual, equal } from "node:assert/strict";
 import {
-  dumps,
   findCaller,
-  getMessage,
   type LogRecordInit,
   makeLogRecord,
   makePickle,
-  PickleFloat,
 } from "../mod.ts";
-import { writeFrame } from "../record/encode.ts";
+import { handlerFrame, referenceFrame } from "./_frames.ts";
 import {
   CORPUS_CATEGORIES,
   type CorpusCategory,
   makeCorpus,
   toPythonJson,
 } from "../bench/_corpus.ts";
-import { lengthPrefixed, pyScript, runPython } from "./_helpers.ts";
+import { pyScript, runPython } from "./_helpers.ts";
 
 /** Records per category: enough distinct ones to fill many slabs and caches. */
 const SIZES: Record<CorpusCategory, number> = {
@@ -35,30 +32,6 @@ const SIZES: Record<CorpusCategory, number> = {
 };
 /** Records of each category CPython decodes. */
 const JUDGED = 150;
-
-/** The reference frame: CPython's makePickle dict, through the generic encoder. */
-function reference(init: LogRecordInit): Uint8Array {
-  const d: Record<string, unknown> = { ...makeLogRecord(init) };
-  d.msg = getMessage(d);
-  d.args = null;
-  d.exc_info = null;
-  delete d.message;
-  for (const key of ["created", "msecs", "relativeCreated"]) {
-    if (typeof d[key] === "number") d[key] = new PickleFloat(d[key] as number);
-  }
-  return lengthPrefixed([dumps(d)]);
-}
-
-/** The frame writeFrame hands to a handler's sink. */
-function handlerFrame(init: LogRecordInit): Uint8Array {
-  let frame: Uint8Array | undefined;
-  writeFrame(init, (buf, offset, length) => {
-    frame = buf.slice(offset, offset + length);
-    return true; // kept: the next frame goes after it, as in a handler
-  });
-  if (frame === undefined) throw new Error("writeFrame wrote nothing");
-  return frame;
-}
 
 // Caller info as a handler with `caller: true` adds it: from real call sites.
 function fromHandle() {
@@ -129,7 +102,7 @@ Deno.test("fast paths write the reference frames byte for byte, every category, 
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < records.length; i++) {
         const init = records[i];
-        const want = reference(init);
+        const want = referenceFrame(init);
         const paths: [string, Uint8Array][] = [
           ["writeFrame(partial)", handlerFrame(init)],
           ["makePickle(partial)", makePickle(init)],
@@ -161,7 +134,7 @@ Deno.test("CPython decodes a sample of the fast path's frames into the same dict
       const json = `${dir}/${category}.json`;
       const bin = `${dir}/${category}.bin`;
       await Deno.writeTextFile(json, toPythonJson(sample));
-      const frames = sample.map(handlerFrame);
+      const frames = sample.map((init) => handlerFrame(init));
       const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
       let at = 0;
       for (const f of frames) {

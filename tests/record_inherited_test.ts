@@ -3,24 +3,15 @@
 // partial record checks each key's owner then, and only then.
 import { deepEqual, equal } from "node:assert/strict";
 import { loads, makeLogRecord, makePickle } from "../mod.ts";
-import { writeFrame } from "../record/encode.ts";
-
-function handlerFrame(init: Record<string, unknown>): Uint8Array {
-  let frame: Uint8Array | undefined;
-  writeFrame(init, (buf, offset, length) => {
-    frame = buf.slice(offset, offset + length);
-    return false;
-  });
-  return frame!;
-}
+import { handlerFrame } from "./_frames.ts";
 
 Deno.test("inherited enumerable keys never become extra keys", () => {
   const proto = Object.prototype as Record<string, unknown>;
   const init = { name: "app", msg: "hi", created: 1_795_000_000, user: "bob" };
-  const clean = handlerFrame(init);
+  const clean = handlerFrame(init, false);
   proto.polluted = "yes";
   try {
-    const frame = handlerFrame(init);
+    const frame = handlerFrame(init, false);
     deepEqual(frame, clean);
     deepEqual(frame, makePickle(makeLogRecord(init)));
     const d = loads(frame.subarray(4)) as Record<string, unknown>;
