@@ -24,6 +24,24 @@ async function untilQuiet(count: () => number, ms = 5_000): Promise<void> {
   }
 }
 
+/** A child deno's exit, its stdout, and stdout + stderr (killed after 10 s). */
+async function runDeno(
+  args: string[],
+): Promise<{ success: boolean; stdout: string; text: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  return {
+    success: out.success,
+    stdout,
+    text: stdout + new TextDecoder().decode(out.stderr),
+  };
+}
+
 /** The receive buffer asked for through FFI (receiver/_udp.ts). */
 const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -113,15 +131,11 @@ Deno.test("UDP worker: an idle receiver does not keep the program alive; close()
     ) {
       const code = `import { listen } from "${receiver}";\n${body}\n` +
         `console.log("end");`;
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["eval", ...flags, code],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(10_000),
-      }).output();
-      const text = new TextDecoder().decode(out.stdout) +
-        new TextDecoder().decode(out.stderr);
-      ok(out.success && text.trim() === "end", `${flags} ${body}: ${text}`);
+      const out = await runDeno(["eval", ...flags, code]);
+      ok(
+        out.success && out.text.trim() === "end",
+        `${flags} ${body}: ${out.text}`,
+      );
     }
   }
 });
@@ -155,22 +169,15 @@ Deno.test("UDP: without --allow-read the receiver's thread receives; a failed bi
         [["-A", "--unstable-net"], /^AddrInUse 1$/],
       ] as const
     ) {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          ...flags,
-          script,
-          flags.length > 1 || flags[0] === "-A" ? "twice" : "once",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(10_000),
-      }).output();
-      const text = new TextDecoder().decode(out.stdout) +
-        new TextDecoder().decode(out.stderr);
+      const out = await runDeno([
+        "run",
+        ...flags,
+        script,
+        flags.length > 1 || flags[0] === "-A" ? "twice" : "once",
+      ]);
       ok(
-        out.success && expect.test(new TextDecoder().decode(out.stdout).trim()),
-        `${flags}: ${text}`,
+        out.success && expect.test(out.stdout.trim()),
+        `${flags}: ${out.text}`,
       );
     }
   } finally {
@@ -206,18 +213,13 @@ Deno.test("UDP, listenDatagram on the receiver's thread (no --allow-read): an id
     // an idle program; the worker path does not (the test above).
     for (const flags of [["--allow-net", "--unstable-net"]]) {
       for (const mode of ["idle", "iterate"]) {
-        const out = await new Deno.Command(Deno.execPath(), {
-          args: ["run", ...flags, script, mode],
-          stdout: "piped",
-          stderr: "piped",
-          signal: AbortSignal.timeout(10_000),
-        }).output();
-        const text = new TextDecoder().decode(out.stdout) +
-          new TextDecoder().decode(out.stderr);
-        ok(
-          out.success && /end$/.test(text.trim()),
-          `${flags} ${mode}: ${text}`,
-        );
+        const { success, text } = await runDeno([
+          "run",
+          ...flags,
+          script,
+          mode,
+        ]);
+        ok(success && /end$/.test(text.trim()), `${flags} ${mode}: ${text}`);
         if (mode === "iterate") ok(text.includes("got"), `${flags}: ${text}`);
       }
     }
