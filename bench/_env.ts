@@ -50,3 +50,17 @@ export async function pythonVersion(): Promise<string> {
     .output();
   return new TextDecoder().decode(out.stdout).trim();
 }
+
+/**
+ * The positive integer given as `--name N` on the command line, else
+ * `fallback`; a RangeError for anything else.
+ */
+export function option(name: string, fallback: number): number {
+  const at = Deno.args.indexOf(`--${name}`);
+  if (at < 0) return fallback;
+  const n = Number(Deno.args[at + 1]);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new RangeError(`--${name} takes a positive integer`);
+  }
+  return n;
+}

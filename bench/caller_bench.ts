@@ -47,18 +47,9 @@ import {
   cpuModel,
   loadAverage,
   median,
+  option,
   pythonVersion,
 } from "./_env.ts";
-
-function option(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(`--${name}`);
-  if (at < 0) return fallback;
-  const n = Number(Deno.args[at + 1]);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new RangeError(`--${name} takes a positive integer`);
-  }
-  return n;
-}
 
 const ROUNDS = option("rounds", 11);
 const SIZE = option("size", 20_000);

@@ -40,17 +40,9 @@ import {
   cpuModel,
   loadAverage,
   median,
+  option,
   pythonVersion,
 } from "./_env.ts";
-
-function option(name: string, def: number): number {
-  const i = Deno.args.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(Deno.args[i + 1]) : def;
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    throw new RangeError(`--${name} must be a positive integer`);
-  }
-  return v;
-}
 
 const ROUNDS = option("rounds", 9);
 const SIZE = option("size", 10_000);
