@@ -1,5 +1,5 @@
 // Where a UDP receiver loses datagrams: CPython DatagramHandler frames at
-// 50,000/s for 2 s (bench/_receiver/udp_probe_sender.py, which reads the
+// 50,000/s for 2 s (bench/_receiver/udp_sender.py with OUT, which reads the
 // socket's line of /proc/net/udp after each 0.5 ms tick) into our receiver
 // (listen() + makeLogRecord, bench/_receiver/ours_udp.ts) with and without
 // --allow-ffi, and into CPython's plain recv loop, alternated. For each run:
@@ -118,7 +118,7 @@ async function once(sys: (typeof systems)[number]) {
   const timeline = await Deno.makeTempFile();
   const o = await new Deno.Command("python3", {
     args: [
-      here("./_receiver/udp_probe_sender.py"),
+      here("./_receiver/udp_sender.py"),
       String(port),
       String(RATE),
       String(SECONDS),
