@@ -104,7 +104,7 @@ type AnyFunction = (...args: any[]) => unknown;
  * Deno's floor for one frame (bench/results/caller.md): V8 captures at
  * least 10 frames whatever `Error.stackTraceLimit`, Deno wraps the frame
  * for `Error.prepareStackTrace` and maps its line through the
- * source map. That is 8 times CPython's findCaller, which is why handlers
+ * source map. That is about 10 times CPython's findCaller, which is why handlers
  * only do it when asked (`caller: true`).
  *
  * @example Where was I called from?
