@@ -20,8 +20,9 @@
 // Log call: one call in 16 timed, median and p99.
 //
 // Second rows only (they flatter us): one record again and again (E = 500),
-// and the old bench's producer that heeds backpressure by hand (awaits
-// flush() when half the queue is used).
+// the old bench's producer that heeds backpressure by hand (awaits
+// flush() when half the queue is used), and a ceiling: the corpus's frames
+// made beforehand and queued with send(), so that only encoding is missing.
 //
 // Options: --n N (burst records, default 200000), --every 100,500,2000,
 // --big N (records of the long burst at E = 500, default 1000000; 0 skips),
@@ -315,6 +316,20 @@ cases.push({
   base: `cpython-${N}`,
   cmd: ours("one", N, BIG_EVERY),
 });
+// A ceiling, not a figure users get: what the path carries with no
+// encoding in the loop (the corpus's frames made beforehand, send()).
+for (const n of sizes) {
+  cases.push({
+    id: `ours-frames-${n}`,
+    label:
+      "ceiling: the same records' frames made beforehand, send(), no encoding",
+    n,
+    every: BIG_EVERY,
+    second: true,
+    base: `cpython-${n}`,
+    cmd: ours("frames", n, BIG_EVERY),
+  });
+}
 cases.push({
   id: `ours-bp-${N}`,
   label: "pysocklog, one record, backpressure by hand (old figure)",
@@ -468,7 +483,7 @@ for (const second of ROUNDS > 0 ? [false, true] : []) {
   lines.push("");
   if (second) {
     lines.push(
-      "Second rows only (they flatter us: one record always hits the encoder's caches; the old producer awaited flush() by hand):",
+      "Second rows only (they flatter us: one record always hits the encoder's caches; the old producer awaited flush() by hand; the ceiling rows do no encoding at all, to show what the rest of the path carries):",
     );
     lines.push("");
   }
