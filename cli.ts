@@ -86,6 +86,8 @@ Usage:
                    [--name PREFIX]... [--max-chars N]
   pysocklog send   [--udp | --unix PATH] [--host HOST] [--port PORT]
                    [--level LEVEL] [--name NAME] [MESSAGE...]
+  pysocklog view   [--host HOST] [--port PORT] [--udp-port PORT] [--unix PATH]
+                   [--http-host HOST] [--http-port PORT] [--buffer N]
   pysocklog --version | --help
 
 listen  prints each record as it arrives: by default a line with time,
@@ -103,6 +105,8 @@ listen  prints each record as it arrives: by default a line with time,
 send    sends one record per MESSAGE (or per line of stdin when there is
         none) at --level (default INFO) from logger --name (default
         "pysocklog"), and exits 1 when one was not delivered.
+view    a live log viewer in the browser: receives on TCP and UDP and
+        prints the URL of its page (pysocklog view --help).
 
 Defaults: --host 127.0.0.1, --port 9020 (9021 with --udp).
 Permissions: --allow-net (and --allow-read --allow-write with --unix).
@@ -475,7 +479,7 @@ export async function main(
       default:
         throw new UsageError(
           command.startsWith("-")
-            ? `a command comes first (listen or send), not ${command}`
+            ? `a command comes first (listen, send or view), not ${command}`
             : `unknown command ${JSON.stringify(command)}`,
         );
     }

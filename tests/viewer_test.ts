@@ -117,8 +117,33 @@ Deno.test("view CLI: a bad option is a one-line error and exit 2; a port in use,
   }).output();
   equal(out.code, 2);
   const err = new TextDecoder().decode(out.stderr);
-  match(err.split("\n")[0], /^pysocklog view: --http-port must be 0 to 65535/);
+  match(err, /^pysocklog view: --http-port must be 0 to 65535[^\n]*\n$/);
   ok(!/\bat .*:\d+:\d+/.test(err), "no stack trace");
+  // node:util's parseArgs errors too: one line each, not its advice.
+  for (
+    const [args, expected] of [
+      [
+        ["--port", "-1"],
+        /^pysocklog view: --port needs a value; write --port=VALUE/,
+      ],
+      [["--port"], /^pysocklog view: --port needs a value \(/],
+      [["--nope"], /^pysocklog view: unknown option --nope \(/],
+    ] as const
+  ) {
+    const bad = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", CLI, "view", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    equal(bad.code, 2, args.join(" "));
+    const text = new TextDecoder().decode(bad.stderr);
+    match(text, expected);
+    equal(
+      text.split("\n").length,
+      2,
+      `one line for ${args.join(" ")}: ${text}`,
+    );
+  }
   // A port in use: one line, naming it, exit 1.
   using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (busy.addr as Deno.NetAddr).port;

@@ -122,7 +122,9 @@ export async function runView(
     }
   } catch (error) {
     console.error(
-      `pysocklog view: ${(error as Error).message}\n\n${VIEW_USAGE}`,
+      `pysocklog view: ${
+        usageMessage(error)
+      } (pysocklog view --help for usage)`,
     );
     return 2;
   }
@@ -151,6 +153,27 @@ export async function runView(
   console.error(`pysocklog view: open ${viewer.url}`);
   await viewer.finished;
   return 0;
+}
+
+/**
+ * A usage error in one short line: node:util's parseArgs writes up to three
+ * lines of advice ("Option '--port' argument is ambiguous.\nDid you ...").
+ */
+function usageMessage(error: unknown): string {
+  const message = oneLine(error);
+  const code = (error as { code?: unknown }).code;
+  const option = /'(-[^' ]*)/.exec(message)?.[1];
+  if (option === undefined) return message;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    return `unknown option ${option}`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (message.includes("ambiguous")) {
+      return `${option} needs a value; write ${option}=VALUE for one that starts with "-"`;
+    }
+    if (message.includes("missing")) return `${option} needs a value`;
+  }
+  return message;
 }
 
 function oneLine(error: unknown): string {
