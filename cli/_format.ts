@@ -6,7 +6,7 @@
 import { percentFormat } from "../record/percent.ts";
 import { RECORD_KEYS } from "../record/_keys.ts";
 import { getLevelName } from "../record/levels.ts";
-import { Renderer } from "./_render.ts";
+import { intText, Renderer } from "./_render.ts";
 
 /** The human format when none is given; extras follow it as `key=value`. */
 export const DEFAULT_FORMAT =
@@ -264,6 +264,9 @@ function formatted(
       continue;
     }
     let v = fieldValue(record, part.key);
+    if (typeof v === "bigint" && !Number.isSafeInteger(Number(v))) {
+      v = intText(v); // %d of a 16 MB int would print it whole; now cut
+    }
     if (!isScalar(v)) {
       // Cut or rendered now, within the record's budget.
       const sub = new Renderer("text", Math.max(0, r.left));
