@@ -3,6 +3,8 @@
 // carry, bounded per record so that one hostile record cannot cost the page
 // (or the server's history) more than MAX_RECORD_CHARS.
 
+import { intText, Renderer } from "../cli/_render.ts";
+
 /** Longest string kept whole; longer ones are cut and marked. */
 export const MAX_STRING_CHARS = 32 * 1024;
 /** Most characters of values kept per record (strings, keys, numbers). */
@@ -77,7 +79,7 @@ function toView(
       budget.chars -= 8;
       return Number.isSafeInteger(Number(value))
         ? Number(value)
-        : cutString(String(value), budget);
+        : cutString(intText(value), budget);
     case "boolean":
       budget.chars -= 4;
       return value;
@@ -156,14 +158,22 @@ function toView(
   }
 }
 
+/** Most characters of a dict key that is not a string (a tuple, say). */
+const MAX_KEY_CHARS = 1_024;
+
 function keyText(k: unknown): string {
   if (typeof k === "object" && k !== null && !(k instanceof Uint8Array)) {
+    // Python's repr within a budget: String() of a tuple key built from
+    // shared tuples (523 bytes of pickle) joined 2^60 strings.
     try {
-      return String(k);
+      const r = new Renderer("text", MAX_KEY_CHARS);
+      r.value(k);
+      return r.take();
     } catch {
       return "(key)";
     }
   }
+  if (typeof k === "bigint") return intText(k);
   return k instanceof Uint8Array ? `b:${toBase64(k)}` : String(k);
 }
 
