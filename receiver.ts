@@ -73,7 +73,8 @@ export type ReceivedRecord = Partial<LogRecordFields> & Record<string, unknown>;
  * - `"idleTimeout"`: a new connection sent nothing within `idleTimeout`;
  * - `"evicted"`: a silent connection was closed for a new one at `maxConnections`;
  * - `"refused"`: a new connection was closed at once at `maxConnections`;
- * - `"overflow"`: a datagram arrived while `maxBufferedRecords` were waiting;
+ * - `"overflow"`: a datagram arrived while `maxBufferedRecords` records, or
+ *   `maxBufferedBytes` of frames, were waiting for the consumer;
  * - `"kernel"`: the kernel dropped datagrams (its socket buffer was full);
  * - `"error"`: the connection failed otherwise.
  */
@@ -155,8 +156,10 @@ export interface ListenOptions {
    * beyond each connection's 64 KiB read buffer. A connection whose frame
    * would pass it is dropped. With the defaults, frame buffers hold at
    * most 200 × 64 KiB + 64 MiB (a buffer grows by doubling, so the GC may
-   * hold up to as much again for a while); decoded records waiting for the
-   * consumer come on top (see `maxBufferedRecords`).
+   * hold up to as much again for a while). It also bounds the records
+   * waiting for the consumer, by the bytes of their frames: at it, as at
+   * `maxBufferedRecords`, senders wait (their reads are not timed) and
+   * datagrams are dropped; one more frame may be in flight per connection.
    *
    * @default {67_108_864}
    */
@@ -180,9 +183,10 @@ export interface ListenOptions {
    */
   idleTimeout?: number;
   /**
-   * Records held for a consumer that is behind. When full, TCP and Unix
-   * senders wait (their connections are not read); UDP records are dropped
-   * and counted.
+   * Records held for a consumer that is behind (their frames' bytes are
+   * bounded by `maxBufferedBytes` too). When full, TCP and Unix senders
+   * wait (their connections are not read, and their frame and idle
+   * timeouts are stopped); UDP records are dropped and counted.
    *
    * @default {10_000}
    */

@@ -74,6 +74,8 @@ interface Connection {
   closedFor: RefusalReason | null;
   /** Bytes read in this round by full reads. */
   share: number;
+  /** Not read while the consumer is behind: its clocks are not its own. */
+  paused: boolean;
 }
 
 const DONE: IteratorResult<ReceivedRecord> = Object.freeze({
@@ -112,6 +114,9 @@ export class ReceiverImpl implements Receiver {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   /** Records waiting for the consumer. */
   #buffer: ReceivedRecord[] = [];
+  /** The frame bytes of each waiting record, and their sum. */
+  #sizes: number[] = [];
+  #waitingBytes = 0;
   #head = 0;
   #closed = false;
   /** The consumer's pending next(), when it waits for a record. */
@@ -233,11 +238,11 @@ export class ReceiverImpl implements Receiver {
 
   #datagram(msg: Uint8Array, remoteAddr: Deno.NetAddr): void {
     this.#stats.bytes += msg.length;
-    if (this.#pending() >= this.#maxBuffered) {
+    if (this.#full()) {
       this.#drop(
         "overflow",
         new RangeError(
-          `${this.#maxBuffered} records wait for the consumer (maxBufferedRecords)`,
+          `${this.#pending()} records of ${this.#waitingBytes} bytes wait for the consumer (maxBufferedRecords ${this.#maxBuffered}, maxBufferedBytes ${this.#budget.max})`,
         ),
         remoteAddr,
         false,
@@ -316,6 +321,7 @@ export class ReceiverImpl implements Receiver {
       records: 0,
       closedFor: null,
       share: 0,
+      paused: false,
     };
     this.#conns.add(c);
     this.#track(this.#serve(c));
@@ -351,7 +357,7 @@ export class ReceiverImpl implements Receiver {
   #sweep(): void {
     const now = Date.now();
     for (const c of this.#conns) {
-      if (c.closedFor !== null) continue;
+      if (c.closedFor !== null || c.paused) continue;
       if (
         c.frameStartedAt > 0 && now - c.frameStartedAt > this.#frameTimeout
       ) {
@@ -399,8 +405,16 @@ export class ReceiverImpl implements Receiver {
     const { conn, frames, remoteAddr } = c;
     try {
       while (!this.#closed && c.closedFor === null) {
-        if (this.#pending() >= this.#maxBuffered) {
+        if (this.#full()) {
+          // The consumer is behind, not the sender: its frame and idle
+          // clocks stop (a 30 s pause closed it for frameTimeout, losing
+          // records) and start again when it is read.
+          c.paused = true;
           await this.#waitForRoom();
+          c.paused = false;
+          const now = Date.now();
+          if (c.frameStartedAt > 0) c.frameStartedAt = now;
+          if (c.lastByteAt === c.openedAt) c.lastByteAt = now;
           continue;
         }
         const room = frames.room();
@@ -491,6 +505,8 @@ export class ReceiverImpl implements Receiver {
     if (c !== undefined) c.records++;
     if (!this.#handOff(value as ReceivedRecord)) {
       this.#buffer.push(value as ReceivedRecord);
+      this.#sizes.push(body.length);
+      this.#waitingBytes += body.length;
     }
   }
 
@@ -524,12 +540,15 @@ export class ReceiverImpl implements Receiver {
   #take(): ReceivedRecord {
     const buffer = this.#buffer;
     const record = buffer[this.#head];
+    this.#waitingBytes -= this.#sizes[this.#head];
     buffer[this.#head++] = undefined as unknown as ReceivedRecord;
     if (this.#head === buffer.length) {
       buffer.length = 0;
+      this.#sizes.length = 0;
       this.#head = 0;
     } else if (this.#head > 1024 && this.#head * 2 > buffer.length) {
       this.#buffer = buffer.slice(this.#head);
+      this.#sizes = this.#sizes.slice(this.#head);
       this.#head = 0;
     }
     return record;
@@ -537,6 +556,16 @@ export class ReceiverImpl implements Receiver {
 
   #pending(): number {
     return this.#buffer.length - this.#head;
+  }
+
+  /**
+   * Whether the records waiting for the consumer are at a bound: their
+   * count (maxBufferedRecords) or their frames' bytes (maxBufferedBytes;
+   * 40 records of 10 MB, never consumed, held 480 MB before).
+   */
+  #full(): boolean {
+    return this.#pending() >= this.#maxBuffered ||
+      this.#waitingBytes >= this.#budget.max;
   }
 
   /**
@@ -579,9 +608,7 @@ export class ReceiverImpl implements Receiver {
       next: (): Promise<IteratorResult<ReceivedRecord>> => {
         if (this.#head < this.#buffer.length) {
           const record = this.#take();
-          if (
-            this.#wakeReaders !== null && this.#pending() < this.#maxBuffered
-          ) {
+          if (this.#wakeReaders !== null && !this.#full()) {
             this.#wakeReaders();
           }
           return Promise.resolve({ value: record, done: false });
