@@ -72,7 +72,10 @@ const MULTIPLE: Record<string, readonly string[]> = { listen: ["name"] };
 /** A level name (WARNING, warn) or number (30). */
 export function levelOf(text: string): number {
   try {
-    return getLevelNo(/^\d+$/.test(text) ? Number(text) : text);
+    const n = getLevelNo(/^\d+$/.test(text) ? Number(text) : text);
+    // 99999999999999999999 went out as the float 1e20, not an int.
+    if (!Number.isSafeInteger(n)) throw new RangeError("not an exact int");
+    return n;
   } catch {
     throw new UsageError(
       `--level must be a level name (DEBUG, INFO, WARNING, ERROR, CRITICAL) or a number, not '${text}'`,
@@ -159,9 +162,10 @@ export function parseCommand(command: string, args: string[]): CommandArgs {
   const portText = one("port");
   if (portText !== undefined) {
     port = Number(portText);
-    if (!/^\d{1,5}$/.test(portText) || port > 65535) {
+    const min = command === "send" ? 1 : 0; // 0 picks a port to listen on
+    if (!/^\d{1,5}$/.test(portText) || port > 65535 || port < min) {
       throw new UsageError(
-        `--port must be a number from 0 to 65535, not ${q(portText)}`,
+        `--port must be a number from ${min} to 65535, not ${q(portText)}`,
       );
     }
   }

@@ -224,6 +224,11 @@ Deno.test("cli: usage errors are one line with exit 2", async () => {
     [["listen", "--max-chars", "10"], /--max-chars must be a number/],
     [["listen", "--udp", "--unix", "/tmp/x"], /--udp and --unix/],
     [["send", "--level", "LOUD", "x"], /--level must be a level name/],
+    // Not an exact int: it went out as the float 1e20 (audit).
+    [["send", "--level", "99999999999999999999", "x"], /--level must be/],
+    [["send", "--level", "Level 1e30", "x"], /--level must be/],
+    // Port 0 cannot be sent to: exit 1 and the handler's RangeError text.
+    [["send", "--port", "0", "x"], /--port must be a number from 1 to 65535/],
     [["send", "--json", "x"], /send does not take --json/],
     [["shout"], /unknown command "shout"/],
     [["--port", "9020", "listen"], /a command comes first/],
