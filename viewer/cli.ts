@@ -15,6 +15,7 @@ import {
   MAX_BUFFER_RECORDS,
   serveViewer,
 } from "./server.ts";
+import { clearStaleSocket } from "../cli/_process.ts";
 
 /** Help text of `pysocklog view`. */
 export const VIEW_USAGE =
@@ -61,10 +62,11 @@ export async function runView(
   let httpPort: number;
   let bufferRecords: number;
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals, tokens } = parseArgs({
       args,
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "string" },
@@ -79,6 +81,20 @@ export async function runView(
     if (values.help) {
       console.log(VIEW_USAGE);
       return 0;
+    }
+    // As listen and send: a repeated option is an error, not the last one
+    // silently winning; an empty path or host is not a default.
+    const seen = new Set<string>();
+    for (const t of tokens) {
+      if (t.kind !== "option") continue;
+      if (seen.has(t.name)) throw new TypeError(`--${t.name} given twice`);
+      seen.add(t.name);
+    }
+    if (values.unix === "") throw new TypeError("--unix needs a socket path");
+    for (const flag of ["host", "http-host"] as const) {
+      if (values[flag] === "") {
+        throw new TypeError(`--${flag} needs a host name or address`);
+      }
     }
     if (positionals.length > 0) {
       throw new TypeError(`unexpected argument ${positionals[0]}`);
@@ -130,6 +146,10 @@ export async function runView(
   }
   let viewer;
   try {
+    // A socket file left by a killed viewer is replaced, as listen does;
+    // a regular file is refused by name (it read "Address already in use").
+    const [first] = receivers;
+    if (first.transport === "unix") await clearStaleSocket(first.path!);
     viewer = await serveViewer({
       receivers,
       httpHostname,
