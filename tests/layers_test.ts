@@ -19,7 +19,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   "deps.ts": [],
   "std_log.ts": ["adapters/", "deps.ts", "handlers/", "mod.ts", "record.ts"],
   "logtape.ts": ["adapters/", "handlers/", "mod.ts", "record.ts"],
-  "viewer/": ["receiver.ts", "record.ts", "pickle/"],
+  "viewer/": ["receiver.ts", "record.ts", "pickle/", "cli/"], // one layer in README
   "cli/": ["pickle/", "record/", "util/"],
   "cli.ts": ["cli/", "mod.ts", "receiver.ts", "record.ts", "viewer/"],
   "demo.ts": ["cli.ts", "mod.ts", "receiver.ts"],
