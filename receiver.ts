@@ -260,7 +260,8 @@ export interface ReceiverStats {
 /**
  * A listening receiver: iterate it for records, `close()` it to stop.
  * Iteration ends after `close()`, once the records already received were
- * yielded. One consumer at a time.
+ * yielded. One consumer at a time. It holds the program only while a
+ * consumer waits for a record: one left after `break` lets it end.
  */
 export interface Receiver
   extends AsyncIterable<ReceivedRecord>, AsyncDisposable {

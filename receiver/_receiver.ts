@@ -194,6 +194,10 @@ export class ReceiverImpl implements Receiver {
   listenStream(listener: Deno.Listener): void {
     this.#listener = listener;
     this.#addr = listener.addr;
+    // As the UDP socket: only a consumer waiting for a record holds the
+    // program (a receiver left after `break` without close() held it for
+    // ever on TCP and Unix, not on UDP). Connections never hold it.
+    listener.unref();
     const every = Math.min(
       1_000,
       Math.max(
@@ -324,6 +328,11 @@ export class ReceiverImpl implements Receiver {
       paused: false,
     };
     this.#conns.add(c);
+    try {
+      conn.unref();
+    } catch {
+      // closed already
+    }
     this.#track(this.#serve(c));
   }
 
@@ -615,6 +624,7 @@ export class ReceiverImpl implements Receiver {
         }
         if (this.#closed) return Promise.resolve(DONE);
         this.#udp?.ref();
+        this.#listener?.ref();
         return new Promise((resolve) => this.#consumer = resolve);
       },
       return: (): Promise<IteratorResult<ReceivedRecord>> =>
@@ -628,11 +638,23 @@ export class ReceiverImpl implements Receiver {
     if (consumer === null) return false;
     this.#consumer = null;
     this.#udp?.unref();
+    this.#listener?.unref();
     consumer({ value: record, done: false });
     return true;
   }
 
   async close(): Promise<void> {
+    // The reads and accept closed here are unref'd: hold the program until
+    // their loops have seen it, or close() would never resolve.
+    const hold = setInterval(() => {}, 1_000);
+    try {
+      await this.#shutDown();
+    } finally {
+      clearInterval(hold);
+    }
+  }
+
+  async #shutDown(): Promise<void> {
     if (this.#closed) {
       await Promise.allSettled([...this.#tasks]);
       return;
