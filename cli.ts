@@ -104,7 +104,8 @@ listen  prints each record as it arrives: by default a line with time,
         control characters as \\xNN (newline and tab stay).
 send    sends one record per MESSAGE (or per line of stdin when there is
         none) at --level (default INFO) from logger --name (default
-        "pysocklog"), and exits 1 when one was not delivered.
+        "pysocklog"), and exits 1 when one was not delivered (with
+        --udp, when one could not be sent: UDP has no delivery).
 view    a live log viewer in the browser: receives on TCP and UDP and
         prints the URL of its page (pysocklog view --help).
 
