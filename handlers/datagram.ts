@@ -31,6 +31,22 @@ export const MAX_DATAGRAM_BYTES = 65_507;
 const REOPEN_AFTER_MS = 1_000;
 
 /**
+ * Whether this program may use `host` ("addr:port") over the network:
+ * granted, or granted at Deno's prompt.
+ */
+function netAllowed(host: string): boolean {
+  try {
+    const status = Deno.permissions.querySync({ name: "net", host });
+    if (status.state === "granted") return true;
+    if (status.state === "denied") return false;
+    return Deno.permissions.requestSync({ name: "net", host }).state ===
+      "granted";
+  } catch {
+    return true; // cannot tell: let the socket say
+  }
+}
+
+/**
  * Sends each record as one UDP datagram to a Python receiver, as CPython's
  * `logging.handlers.DatagramHandler` does: the same frame as
  * `SocketHandler` (length prefix included), one per datagram, no
@@ -72,6 +88,8 @@ export class DatagramHandler extends Handler {
   #opening: Promise<boolean> | null = null;
   /** No new socket before this time (ms), after one could not be made. */
   #reopenAt = 0;
+  /** Deno's permissions refuse the socket: no attempt can succeed. */
+  #denied = false;
 
   /**
    * Makes the handler; the socket is made on the first record.
@@ -99,6 +117,22 @@ export class DatagramHandler extends Handler {
    */
   makeSocket(): Promise<dgram.Socket> {
     const type = this.host.includes(":") ? "udp6" : "udp4";
+    // node:dgram binds to the wildcard address and checks that permission
+    // inside a nextTick: without it, an uncaught NotCapable ended the
+    // program (also with --allow-net for the receiver's address only).
+    const bind = type === "udp6" ? "[::]:0" : "0.0.0.0:0";
+    const peer = type === "udp6"
+      ? `[${this.host}]:${this.port}`
+      : `${this.host}:${this.port}`;
+    for (const host of [bind, peer]) {
+      if (!netAllowed(host)) {
+        return Promise.reject(
+          new Deno.errors.NotCapable(
+            `Requires net access to "${host}" for the UDP socket, run again with --allow-net (or --allow-net=${bind},${peer})`,
+          ),
+        );
+      }
+    }
     const sock = dgram.createSocket(type);
     sock.unref(); // an idle or unclosed handler must not keep the program alive
     return new Promise((resolve, reject) => {
@@ -143,7 +177,7 @@ export class DatagramHandler extends Handler {
    */
   protected override async ensureOpen(): Promise<boolean> {
     if (this.sock !== null) return true;
-    if (Date.now() < this.#reopenAt) return false;
+    if (this.#denied || Date.now() < this.#reopenAt) return false;
     this.#opening ??= this.makeSocket().then((sock) => {
       if (this.closed) {
         sock.close();
@@ -154,7 +188,14 @@ export class DatagramHandler extends Handler {
     }, (error) => {
       this.#reopenAt = Date.now() + REOPEN_AFTER_MS;
       this.handleError(undefined, error);
-      this.dropQueued("send failed");
+      if (error instanceof Deno.errors.NotCapable) {
+        // No attempt can succeed: records are dropped (counted) from now
+        // on, with no notice (none can reach the receiver).
+        this.#denied = true;
+        this.dropQueued(null);
+      } else {
+        this.dropQueued("send failed");
+      }
       return false;
     }).finally(() => {
       this.#opening = null;
@@ -164,7 +205,13 @@ export class DatagramHandler extends Handler {
 
   /** Drops records while the socket cannot be made (after a failed lookup). */
   protected override shouldDrop(): boolean {
-    return this.sock === null && Date.now() < this.#reopenAt;
+    return this.#denied ||
+      (this.sock === null && Date.now() < this.#reopenAt);
+  }
+
+  /** None once Deno's permissions refused the socket (no notice can follow). */
+  protected override dropReason(): string | null {
+    return this.#denied ? null : super.dropReason();
   }
 
   /**

@@ -60,6 +60,20 @@ export {
   TransmitError,
 } from "./_options.ts";
 
+/**
+ * An error's text for a report: a missing permission as its one line (its
+ * stack is Deno's internals), anything else as its stack.
+ */
+function errorReport(error: unknown): string {
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    return `${error.name}: ${error.message}`;
+  }
+  return error instanceof Error ? formatError(error) : String(error);
+}
+
 interface FlushWaiter {
   target: number;
   /** Also wait until no drop notice is owed. */
@@ -522,8 +536,7 @@ export abstract class Handler implements AsyncDisposable {
         return;
       }
       this.#reporter.report(kind, () => {
-        let text = "--- Logging error ---\n" +
-          (error instanceof Error ? formatError(error) : String(error));
+        let text = "--- Logging error ---\n" + errorReport(error);
         if (record !== undefined) {
           let msg: string;
           try {
