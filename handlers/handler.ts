@@ -60,6 +60,14 @@ export {
   TransmitError,
 } from "./_options.ts";
 
+/** A record logged once the handler was closed: reported without a stack. */
+function closedReport(text: string): Error {
+  const error = dropReport(`a log record was dropped: ${text}`);
+  error.name = "HandlerClosed";
+  error.stack = `${error.name}: ${error.message}`;
+  return error;
+}
+
 /**
  * An error's text for a report: a missing permission as its one line (its
  * stack is Deno's internals), anything else as its stack.
@@ -228,18 +236,15 @@ export abstract class Handler implements AsyncDisposable {
   /**
    * Handles a record as CPython's `Handler.handle`: when its level is at
    * least the handler's and the filters pass, emits it. A partial record is
-   * completed by `makeLogRecord` first. Never throws. After `close()`, the
-   * record is dropped (counted) and the result is `false`.
+   * completed by `makeLogRecord` first. Never throws. Once `close()` was
+   * called, a record that passes is dropped and the result is `false` (see
+   * {@linkcode Handler.emit}).
    *
    * @param record A record dict, or any part of one.
    * @returns Whether the record was emitted.
    */
   handle(record: LogRecordInit): boolean {
-    if (this.#closing) {
-      this.#dropped++;
-      return false;
-    }
-    if (this.#fast && this.filters.length === 0) {
+    if (this.#fast && this.filters.length === 0 && !this.#closing) {
       // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
       try {
@@ -270,23 +275,34 @@ export abstract class Handler implements AsyncDisposable {
       this.handleError(record as LogRecordDict, error);
       return false;
     }
+    const closing = this.#closing;
     this.emit(full);
-    return true;
+    return !closing;
   }
 
   /**
    * Encodes the record and queues its frame for the send loop. Returns at
    * once; never throws. A record that cannot be encoded goes to
-   * `handleError` and is counted in `stats.failed`.
+   * `handleError` and is counted in `stats.failed`. Once `close()` was
+   * called, the record is dropped (counted): while `close()` runs, a drop
+   * notice tells the receiver; after it, `handleError` reports it.
    *
    * @param record A record dict, or any part of one.
    */
   emit(record: LogRecordInit): void {
+    this.#emitted++;
     if (this.#closing) {
-      this.#dropped++;
+      if (!this.#closed && this.dropNotices) {
+        this.dropped(1, "closing");
+      } else {
+        this.#dropped++;
+        this.handleError(
+          record as LogRecordDict,
+          closedReport(`${this.constructor.name} is closed`),
+        );
+      }
       return;
     }
-    this.#emitted++;
     try {
       if (this.#inPlace) {
         writeFrame(record, this.#queueFrame);

@@ -92,12 +92,20 @@ Deno.test("flush({ timeout }) resolves true once the records are written", async
 
 Deno.test("handle() after close() returns false and counts the record dropped", async () => {
   const rx = await PyReceiver.start("tcp");
-  const h = new SocketHandler("127.0.0.1", rx.port);
+  const errors: unknown[] = [];
+  const h = new SocketHandler("127.0.0.1", rx.port, {
+    onError: (e) => errors.push(e),
+  });
   equal(h.handle({ msg: "before" }), true);
   await h.close();
   equal(h.handle({ msg: "after" }), false);
   equal(h.handle({ name: "x", levelno: 50, msg: "after" }), false);
   equal(h.stats.dropped, 2);
+  equal(
+    errors.length,
+    2,
+    "reported (to stderr, rate-limited, without onError)",
+  );
   await rx.waitFor(1);
   await rx.stop();
   equal(rx.records.length, 1);

@@ -1,0 +1,42 @@
+// Audit of the sending side: records logged while close() runs, and after
+// it, are counted, announced to the receiver (CPython) when it can still
+// hear, and reported.
+import { deepEqual, equal, match } from "node:assert/strict";
+import { SocketHandler } from "../mod.ts";
+import { CountReceiver } from "./_count_receiver.ts";
+
+for (const ioWorker of [false, true]) {
+  Deno.test(`records logged while close() runs are announced to the receiver (ioWorker: ${ioWorker}); after close they are counted and reported`, async () => {
+    const rx = await CountReceiver.start();
+    const errors: unknown[] = [];
+    const h = new SocketHandler("127.0.0.1", rx.port, {
+      ioWorker,
+      onError: (e) => errors.push(e),
+    });
+    try {
+      for (let i = 0; i < 10; i++) h.handle({ msg: "m", seq: i });
+      const closing = h.close();
+      for (let i = 10; i < 15; i++) h.handle({ msg: "late", seq: i });
+      await closing;
+      // Below the level after close: not emitted, not dropped.
+      h.setLevel("ERROR");
+      equal(h.handle({ levelno: 10, msg: "debug" }), false);
+      equal(h.handle({ levelno: 40, msg: "after" }), false);
+      const s = h.stats;
+      equal(s.emitted, 16);
+      equal(s.sent, 10);
+      equal(s.dropped, 6);
+      equal(s.emitted, s.sent + s.dropped + s.failed);
+      const c = await rx.waitFor(11, 10_000);
+      equal(c.records, 10);
+      equal(c.notices, 1);
+      equal(c.dropped, 5, "the 5 records logged during close() announced");
+      deepEqual(c.reasons, ["closing"]);
+      equal(errors.length, 1, String(errors));
+      match(String(errors[0]), /closed/);
+    } finally {
+      await h.close();
+      await rx.stop();
+    }
+  });
+}
