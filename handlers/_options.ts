@@ -65,7 +65,9 @@ export interface HandlerOptions {
   /**
    * How long `close()` waits for queued records to be written, in ms (the
    * retry timer keeps reconnecting meanwhile); what is still queued then is
-   * dropped, counted and reported.
+   * dropped, counted and reported. `Infinity` (or anything past 2^31-1 ms,
+   * 24.8 days) waits without a bound; a program that ends meanwhile is
+   * still bounded by `exitTimeout`.
    *
    * @default {5_000}
    */
@@ -112,7 +114,8 @@ export interface HandlerOptions {
 /** Options of {@linkcode Handler.flush}. */
 export interface FlushOptions {
   /**
-   * Most milliseconds to wait; `flush` then resolves `false`.
+   * Most milliseconds to wait; `flush` then resolves `false`. `Infinity`
+   * (or anything past 2^31-1 ms, 24.8 days) is no bound.
    *
    * @default {undefined}
    */
@@ -156,6 +159,11 @@ export const DEFAULT_MAX_QUEUE_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 export const DEFAULT_EXIT_TIMEOUT_MS = 2_000;
+/**
+ * The longest delay `setTimeout` keeps (2^31-1 ms, 24.8 days): a longer
+ * one fires after 1 ms.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const EMPTY_BYTES = new Uint8Array(0);
 /** How often a finished program checks on the records it waits for, in ms. */
 export const EXIT_POLL_MS = 50;
@@ -327,7 +335,7 @@ export interface SocketHandlerOptions extends HandlerOptions {
   tls?: boolean | TlsOptions;
   /**
    * Milliseconds one connection attempt may take (CPython's `makeSocket`
-   * timeout is 1 s).
+   * timeout is 1 s); at most 2^31-1.
    *
    * @default {1_000}
    */

@@ -43,6 +43,7 @@ import {
   type FlushOptions,
   type HandlerOptions,
   type HandlerStats,
+  MAX_TIMER_MS,
   NOTICE_LEVEL,
   NOTICE_NAME,
   NOTICE_RETRY_MS,
@@ -643,7 +644,10 @@ export abstract class Handler implements AsyncDisposable {
         if (i >= 0) this.#waiters.splice(i, 1);
         waiter.resolve(false);
       };
-      if (timeout !== undefined) timer = setTimeout(giveUp, timeout);
+      // Past a timer's range (Infinity), setTimeout would fire at once.
+      if (timeout !== undefined && !(timeout > MAX_TIMER_MS)) {
+        timer = setTimeout(giveUp, timeout);
+      }
       signal?.addEventListener("abort", giveUp, { once: true });
       this.#waiters.push(waiter);
       if (this.#loop === null) this.#loop = this.#run();
@@ -684,6 +688,8 @@ export abstract class Handler implements AsyncDisposable {
     globalThis.removeEventListener?.("beforeunload", this.#onBeforeUnload);
     globalThis.removeEventListener?.("unload", this.#onUnload);
     clearTimeout(this.#exitTimer);
+    // Flushes still waiting will not see their records written.
+    this.#settle(true);
     const before = this.#dropped;
     const queued = this.#queue.clear();
     this.#dropped += queued;
@@ -715,6 +721,7 @@ export abstract class Handler implements AsyncDisposable {
     this.#abandoned = true;
     this.#closing = true;
     this.#closed = true;
+    this.#settle(true); // flushes still waiting: their records are lost
     this.#dropped += left;
     this.#done += left;
     globalThis.removeEventListener?.("beforeunload", this.#onBeforeUnload);

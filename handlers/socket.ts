@@ -14,7 +14,11 @@ import {
   Handler,
   TransmitError,
 } from "./handler.ts";
-import type { SocketHandlerOptions, TlsOptions } from "./_options.ts";
+import {
+  MAX_TIMER_MS,
+  type SocketHandlerOptions,
+  type TlsOptions,
+} from "./_options.ts";
 import { writeUnref } from "./_unref.ts";
 import { canUseWorker, IoWorker, WorkerConn } from "./_worker_conn.ts";
 
@@ -157,6 +161,11 @@ export class SocketHandler extends Handler {
     checkPositive("retryMax", this.retryMax);
     checkPositive("retryFactor", this.retryFactor);
     checkPositive("connectTimeout", this.connectTimeout);
+    if (this.connectTimeout > MAX_TIMER_MS) {
+      throw new RangeError(
+        `connectTimeout must be at most ${MAX_TIMER_MS} ms: received ${this.connectTimeout}`,
+      );
+    }
     if (this.retryMax < this.retryStart) {
       throw new RangeError(
         `retryMax (${this.retryMax}) must be at least retryStart (${this.retryStart})`,
@@ -501,7 +510,12 @@ export class SocketHandler extends Handler {
     if (
       this.#retryTimer !== undefined || this.closed || this.retryTime === null
     ) return;
-    const delay = Math.max(0, this.retryTime * 1000 - Date.now());
+    // Clamped: past MAX_TIMER_MS setTimeout fires after 1 ms, and the loop
+    // woke every millisecond until retryTime.
+    const delay = Math.min(
+      MAX_TIMER_MS,
+      Math.max(0, this.retryTime * 1000 - Date.now()),
+    );
     const timer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.wake();
