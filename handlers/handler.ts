@@ -70,17 +70,27 @@ function closedReport(text: string): Error {
 }
 
 /**
+ * Most characters of an error's text a report prints: a stack of 10 frames
+ * is 600-1,000; an error thrown with a 1 MB message printed all of it.
+ */
+const MAX_ERROR_CHARS = 2_000;
+
+/**
  * An error's text for a report: a missing permission as its one line (its
- * stack is Deno's internals), anything else as its stack.
+ * stack is Deno's internals), anything else as its stack; at most
+ * {@linkcode MAX_ERROR_CHARS} characters.
  */
 function errorReport(error: unknown): string {
   if (
     error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.PermissionDenied
   ) {
-    return `${error.name}: ${error.message}`;
+    return clip(`${error.name}: ${error.message}`, MAX_ERROR_CHARS);
   }
-  return error instanceof Error ? formatError(error) : String(error);
+  return clip(
+    error instanceof Error ? formatError(error) : String(error),
+    MAX_ERROR_CHARS,
+  );
 }
 
 interface FlushWaiter {
@@ -533,8 +543,8 @@ export abstract class Handler implements AsyncDisposable {
    * error of each kind (permission, lookup, refused, encoding, ...) is
    * written at once; more of the same kind within 5 s are counted and
    * summed up in the next report of that kind. A report shows at most
-   * `MAX_QUOTED_CHARS` (300) characters of the record's message. Never logs through the handler
-   * itself.
+   * `MAX_QUOTED_CHARS` (300) characters of the record's message and 2,000
+   * of the error's text. Never logs through the handler itself.
    *
    * @param record The record being handled, if any.
    * @param error The error.
