@@ -286,6 +286,7 @@ export class SocketHandler extends Handler {
       this.#connections++;
       this.#watch(conn);
     } catch (error) {
+      if (this.closed) return; // the attempt was cut short by close()
       this.#failedAttempt(now);
       // closeOnError keeps socket errors (refused, reset, timed out) silent,
       // as CPython's; a missing permission or a failed lookup is reported.

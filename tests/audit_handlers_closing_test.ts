@@ -1,9 +1,10 @@
 // Audit of the sending side: records logged while close() runs, and after
 // it, are counted, announced to the receiver (CPython) when it can still
 // hear, and reported.
-import { deepEqual, equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { SocketHandler } from "../mod.ts";
 import { CountReceiver } from "./_count_receiver.ts";
+import { FrameCounter } from "./_receiver.ts";
 
 for (const ioWorker of [false, true]) {
   Deno.test(`records logged while close() runs are announced to the receiver (ioWorker: ${ioWorker}); after close they are counted and reported`, async () => {
@@ -40,3 +41,25 @@ for (const ioWorker of [false, true]) {
     }
   });
 }
+
+Deno.test("close() while the I/O worker is still starting returns at once (it waited out the worker's 10 s start bound)", async () => {
+  const sink = new FrameCounter(
+    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const errors: unknown[] = [];
+  const h = new SocketHandler("127.0.0.1", sink.port, {
+    ioWorker: true,
+    closeOnError: false,
+    onError: (e) => errors.push(e),
+  });
+  try {
+    await h.flush(); // nothing queued: resolves while the worker starts
+    const t0 = performance.now();
+    await h.close();
+    const ms = performance.now() - t0;
+    ok(ms < 3_000, `close() took ${Math.round(ms)} ms`);
+    deepEqual(errors, [], "closing is no error to report");
+  } finally {
+    sink.close();
+  }
+});
