@@ -236,9 +236,27 @@ export function checkPositive(name: string, value: number, zero = false) {
   if (typeof value !== "number" || !(zero ? value >= 0 : value > 0)) {
     throw new RangeError(
       `${name} must be ${zero ? "at least 0" : "above 0"}: received ${
-        String(value)
+        shown(value)
       }`,
     );
+  }
+}
+
+/**
+ * A value as an error message quotes it: a number as itself, a string in
+ * quotes and said to be one (`"9020" (a string)`), anything else by type.
+ */
+export function shown(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+    case "bigint":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "string":
+      return `${JSON.stringify(value.slice(0, 40))} (a string)`;
+    default:
+      return value === null ? "null" : `a ${typeof value}`;
   }
 }
 
@@ -248,12 +266,16 @@ export function checkPositive(name: string, value: number, zero = false) {
  */
 export function checkAddress(host: string, port: number | null): void {
   if (typeof host !== "string" || host === "") {
-    throw new RangeError(`host must be a non-empty string: received "${host}"`);
+    throw new RangeError(
+      `host must be a non-empty string: received ${
+        typeof host === "string" ? '""' : shown(host)
+      }`,
+    );
   }
   if (port === null) return;
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new RangeError(
-      `port must be an integer from 1 to 65535: received ${String(port)}`,
+      `port must be an integer from 1 to 65535: received ${shown(port)}`,
     );
   }
 }

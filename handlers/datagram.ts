@@ -104,6 +104,12 @@ export class DatagramHandler extends Handler {
     options: DatagramHandlerOptions = {},
   ) {
     super(options);
+    if (port === null) {
+      // SocketHandler's null is a Unix socket; UDP has none.
+      throw new RangeError(
+        "port must be an integer from 1 to 65535: received null",
+      );
+    }
     checkAddress(host, port);
     this.host = host;
     this.port = port;

@@ -47,6 +47,7 @@ import {
   NOTICE_LEVEL,
   NOTICE_NAME,
   NOTICE_RETRY_MS,
+  shown,
   TransmitError,
 } from "./_options.ts";
 
@@ -60,6 +61,18 @@ export {
   type HandlerStats,
   TransmitError,
 } from "./_options.ts";
+
+/** The level number of `level`; a RangeError for NaN (every record passed). */
+function checkLevel(level: Level): number {
+  const n = getLevelNo(level);
+  if (Number.isNaN(n)) throw new RangeError("level must not be NaN");
+  return n;
+}
+
+/** A TypeError for a record that is not an object (`null`, a string). */
+function notARecord(record: unknown): TypeError {
+  return new TypeError(`a record must be an object: received ${shown(record)}`);
+}
 
 /** A record logged once the handler was closed: reported without a stack. */
 function closedReport(text: string): Error {
@@ -178,7 +191,8 @@ export abstract class Handler implements AsyncDisposable {
    * @throws {RangeError} When a bound or timeout is not a positive number.
    */
   constructor(options: HandlerOptions = {}) {
-    this.level = getLevelNo(options.level ?? 0);
+    options ??= {}; // null from JavaScript: no options
+    this.level = checkLevel(options.level ?? 0);
     this.filters = [...(options.filters ?? [])];
     this.maxQueueRecords = options.maxQueueRecords ?? DEFAULT_MAX_QUEUE_RECORDS;
     this.maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
@@ -189,6 +203,12 @@ export abstract class Handler implements AsyncDisposable {
     this.dropNotices = options.dropNotices ?? true;
     this.caller = options.caller ?? false;
     this.#onError = options.onError;
+    if (this.#onError !== undefined && typeof this.#onError !== "function") {
+      // Called inside a try: a value that is no function hid every error.
+      throw new TypeError(
+        `onError must be a function: received ${shown(this.#onError)}`,
+      );
+    }
     checkPositive("maxQueueRecords", this.maxQueueRecords);
     checkPositive("maxQueueBytes", this.maxQueueBytes);
     checkPositive("maxBatchBytes", this.maxBatchBytes);
@@ -212,7 +232,7 @@ export abstract class Handler implements AsyncDisposable {
    * @param level A level number or name.
    */
   setLevel(level: Level): void {
-    this.level = getLevelNo(level);
+    this.level = checkLevel(level);
   }
 
   /**
@@ -255,6 +275,12 @@ export abstract class Handler implements AsyncDisposable {
    * @returns Whether the record was emitted.
    */
   handle(record: LogRecordInit): boolean {
+    if (typeof record !== "object" || record === null) {
+      this.#emitted++;
+      this.#failed++;
+      this.handleError(undefined, notARecord(record));
+      return true;
+    }
     if (this.#fast && this.filters.length === 0 && !this.#closing) {
       // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
@@ -302,6 +328,11 @@ export abstract class Handler implements AsyncDisposable {
    */
   emit(record: LogRecordInit): void {
     this.#emitted++;
+    if (typeof record !== "object" || record === null) {
+      this.#failed++;
+      this.handleError(undefined, notARecord(record));
+      return;
+    }
     if (this.#closing) {
       if (!this.#closed && this.dropNotices) {
         this.dropped(1, "closing");

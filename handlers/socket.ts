@@ -142,6 +142,7 @@ export class SocketHandler extends Handler {
     options: SocketHandlerOptions = {},
   ) {
     super(options);
+    options ??= {}; // null from JavaScript: no options
     checkAddress(host, port);
     this.host = host;
     this.port = port;

@@ -1,0 +1,71 @@
+// Audit of the sending side: options and records a JavaScript caller may
+// pass get a clear error.
+import { equal, match, ok, throws } from "node:assert/strict";
+import { DatagramHandler, SocketHandler } from "../mod.ts";
+import { PyReceiver } from "./_receiver.ts";
+
+Deno.test("options a JS caller may pass: clear errors up front", () => {
+  const bad: [string, () => unknown, ErrorConstructor, RegExp][] = [
+    [
+      "port as a string",
+      () => new SocketHandler("127.0.0.1", "9020" as unknown as number),
+      RangeError,
+      /received "9020" \(a string\)/,
+    ],
+    [
+      "retryStart as a string",
+      () => new SocketHandler("h", 9020, { retryStart: "1" as never }),
+      RangeError,
+      /retryStart .*received "1" \(a string\)/,
+    ],
+    [
+      "UDP port null",
+      () => new DatagramHandler("127.0.0.1", null as unknown as number),
+      RangeError,
+      /port/,
+    ],
+    [
+      "level NaN",
+      () => new SocketHandler("h", 9020, { level: NaN }),
+      RangeError,
+      /level/,
+    ],
+    [
+      "onError not a function",
+      () => new SocketHandler("h", 9020, { onError: "stderr" as never }),
+      TypeError,
+      /onError must be a function/,
+    ],
+  ];
+  for (const [what, make, type, message] of bad) {
+    throws(make, (e: Error) => {
+      ok(e instanceof type, `${what}: ${e}`);
+      match(e.message, message, what);
+      return true;
+    });
+  }
+});
+
+Deno.test("null options are no options; handle(null) is reported as what it is", async () => {
+  const rx = await PyReceiver.start("tcp");
+  const errors: unknown[] = [];
+  const h = new SocketHandler("127.0.0.1", rx.port, null as never);
+  const h2 = new SocketHandler("127.0.0.1", rx.port, {
+    onError: (e) => errors.push(e),
+  });
+  try {
+    equal(h.closeTimeout, 5_000);
+    h2.handle(null as never);
+    h2.handle("text" as never);
+    equal(h2.stats.failed, 2);
+    equal(errors.length, 2);
+    for (const e of errors) {
+      ok(e instanceof TypeError, String(e));
+      match(String(e), /a record must be an object/);
+    }
+  } finally {
+    await h.close();
+    await h2.close();
+    await rx.stop();
+  }
+});
