@@ -261,16 +261,27 @@ export abstract class CoreHandlerAdapter<H extends CoreHandler>
   }
 
   /**
-   * Sends the record when its level is at least the handler's.
+   * Sends the record when its level is at least the handler's. Never
+   * throws: a record that cannot be converted (a formatter or an
+   * argument that throws) is counted in `stats.failed` and reported.
    *
    * @param logRecord A std/log record.
    */
   override handle(logRecord: StdLogRecord): void {
     if (this.level > logRecord.level) return;
-    // Without a formatter of the user's, std/log would print "LEVEL msg":
-    // the Python side has the level already, so send the message alone.
-    const msg = this.#ownFormatter ? this.format(logRecord) : logRecord.msg;
-    this.handler.handle(toPython(logRecord, msg, this.#caller));
+    let record: LogRecordDict;
+    try {
+      // Without a formatter of the user's, std/log would print "LEVEL msg":
+      // the Python side has the level already, so send the message alone.
+      const msg = this.#ownFormatter ? this.format(logRecord) : logRecord.msg;
+      record = toPython(logRecord, msg, this.#caller);
+    } catch (error) {
+      // A formatter or an argument's getter that throws must not throw
+      // into the log call: counted failed and reported, as CPython's emit.
+      this.handler.fail(undefined, error);
+      return;
+    }
+    this.handler.handle(record);
   }
 
   /**
@@ -339,7 +350,7 @@ export abstract class CoreHandlerAdapter<H extends CoreHandler>
  */
 export class SocketHandler extends CoreHandlerAdapter<CoreSocketHandler> {
   /**
-   * Builds the handler; it connects when the first record comes.
+   * Builds the handler; it starts connecting at once.
    *
    * @param levelName The lowest std/log level it sends.
    * @param options Where to send, the formatter, and the core handler's options.

@@ -360,6 +360,22 @@ export abstract class Handler implements AsyncDisposable {
   }
 
   /**
+   * Counts a record that could not be made, as `emit()` counts one it
+   * cannot encode (`stats.emitted` and `stats.failed`), and reports the
+   * error through `handleError`: for adapters, whose conversion of a
+   * framework's record (a formatter, an argument's getter) may throw.
+   * Never throws.
+   *
+   * @param record The part of the record made, if any.
+   * @param error Why it could not be made.
+   */
+  fail(record: LogRecordDict | undefined, error: unknown): void {
+    this.#emitted++;
+    this.#failed++;
+    this.handleError(record, error);
+  }
+
+  /**
    * The framed bytes for a record, exactly as sent: a 4-byte big-endian
    * length and a protocol-2 pickle of the record's dict.
    *
