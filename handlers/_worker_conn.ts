@@ -49,6 +49,8 @@ function toError(e: { name: string; message: string }): Error {
     ? new Class(e.message)
     : new Error(e.message);
   if (typeof Class !== "function") error.name = e.name;
+  // Its stack here would be this thread's message handling: no help.
+  error.stack = `${error.name}: ${error.message}`;
   return error;
 }
 

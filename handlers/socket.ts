@@ -28,6 +28,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 /** Most ms the I/O worker may take to start (60-140 ms measured on a loaded machine). */
 const WORKER_START_TIMEOUT_MS = 10_000;
 const READ_BUFFER = 512;
+/** How much longer than connectTimeout the I/O worker may take to say how its attempt ended. */
+const WORKER_ANSWER_MS = 250;
 
 function isSocketError(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionRefused ||
@@ -210,7 +212,9 @@ export class SocketHandler extends Handler {
               conn.onWaiting = (poll) => this.pollHook = poll;
               return conn as unknown as Deno.Conn;
             }),
-            this.connectTimeout,
+            // The worker bounds the attempt by connectTimeout itself (and
+            // says why it failed); this bound is for a worker that does not answer.
+            this.connectTimeout + WORKER_ANSWER_MS,
           );
         });
       } catch (error) {
@@ -221,6 +225,8 @@ export class SocketHandler extends Handler {
     }
     const signal = AbortSignal.timeout(this.connectTimeout);
     let attempt: Promise<Deno.Conn>;
+    /** The TLS connection once its handshake is under way. */
+    let shaking: Deno.Conn | undefined;
     if (this.port === null) {
       attempt = Deno.connect({ transport: "unix", path: this.host });
     } else if (this.tls !== null) {
@@ -235,11 +241,12 @@ export class SocketHandler extends Handler {
             hostname: tls.hostname ?? this.host,
             caCerts: tls.caCerts,
           });
+          shaking = conn;
           try {
             await conn.handshake();
             return conn;
           } catch (error) {
-            conn.close();
+            closeQuietly(conn);
             throw error;
           }
         });
@@ -254,7 +261,14 @@ export class SocketHandler extends Handler {
           return conn;
         });
     }
-    return withTimeout(attempt, this.connectTimeout);
+    return withTimeout(attempt, this.connectTimeout, () => {
+      if (shaking === undefined) return undefined;
+      // A peer that takes TCP but never answers the handshake: most often a
+      // plain receiver (CPython's cookbook one) given `tls: true`. Reported,
+      // where a TimedOut would pass as a socket error, silent by closeOnError.
+      closeQuietly(shaking);
+      return tlsTimeout(this.host, this.port, this.connectTimeout);
+    });
   }
 
   /**
@@ -536,9 +550,32 @@ function readyWithin(ready: Promise<void>, ms: number): Promise<boolean> {
   ]).finally(() => clearTimeout(timer));
 }
 
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** A TLS handshake that got no answer within `ms`: reported, not a socket error. */
+function tlsTimeout(host: string, port: number | null, ms: number): Error {
+  const error = new Error(
+    `TLS handshake with ${host}:${port} got no answer in ${ms} ms: does the receiver speak TLS?`,
+  );
+  error.name = "TlsHandshakeTimeout";
+  error.stack = `${error.name}: ${error.message}`;
+  return error;
+}
+
+/**
+ * `attempt`, rejected after `ms` with what `onTimeout` returns (or a
+ * TimedOut); a connection made later is closed.
+ */
 function withTimeout<T extends Deno.Conn>(
   attempt: Promise<T>,
   ms: number,
+  onTimeout?: () => Error | undefined,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
@@ -546,7 +583,10 @@ function withTimeout<T extends Deno.Conn>(
     timer = setTimeout(() => {
       timedOut = true;
       reject(
-        new Deno.errors.TimedOut(`Connection attempt took more than ${ms} ms`),
+        onTimeout?.() ??
+          new Deno.errors.TimedOut(
+            `Connection attempt took more than ${ms} ms`,
+          ),
       );
     }, ms);
   });
