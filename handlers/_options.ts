@@ -128,9 +128,15 @@ export interface FlushOptions {
   signal?: AbortSignal;
 }
 
-/** What a handler has done so far. */
+/**
+ * What a handler has done so far. Every record emitted is sent, dropped,
+ * failed or still queued: `emitted = sent + dropped + failed + queued`.
+ */
 export interface HandlerStats {
-  /** Records given to `emit()` (after level and filters). */
+  /**
+   * Records given to `emit()` (after level and filters; a record that
+   * cannot be made or filtered counts too, as failed).
+   */
   emitted: number;
   /** Records written to the transport (drop notices not counted). */
   sent: number;

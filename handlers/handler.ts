@@ -308,6 +308,8 @@ export abstract class Handler implements AsyncDisposable {
       full = toLogRecord(record);
       if (full.levelno < this.level || !this.filter(full)) return false;
     } catch (error) {
+      // Counted as the path without filters counts it (emitted and failed).
+      this.#emitted++;
       this.#failed++;
       this.handleError(record as LogRecordDict, error);
       return false;

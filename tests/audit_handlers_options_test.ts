@@ -69,3 +69,40 @@ Deno.test("null options are no options; handle(null) is reported as what it is",
     await rx.stop();
   }
 });
+
+Deno.test("stats: a record that fails counts the same with filters as without (emitted = sent + dropped + failed)", async () => {
+  const rx = await PyReceiver.start("tcp");
+  const bad = () => {
+    const record: Record<string, unknown> = { msg: "getter" };
+    Object.defineProperty(record, "boom", {
+      get() {
+        throw new Error("getter failed");
+      },
+      enumerable: true,
+    });
+    return record;
+  };
+  const plain = new SocketHandler("127.0.0.1", rx.port, {
+    onError: () => {},
+  });
+  const filtered = new SocketHandler("127.0.0.1", rx.port, {
+    filters: [() => true],
+    onError: () => {},
+  });
+  try {
+    for (const h of [plain, filtered]) {
+      h.handle(bad());
+      h.handle({ msg: "fine" });
+      await h.flush();
+    }
+    for (const h of [plain, filtered]) {
+      const s = h.stats;
+      equal(s.failed, 1);
+      equal(s.emitted, s.sent + s.dropped + s.failed, JSON.stringify(s));
+    }
+  } finally {
+    await plain.close();
+    await filtered.close();
+    await rx.stop();
+  }
+});
