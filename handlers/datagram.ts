@@ -54,7 +54,8 @@ function netAllowed(host: string): boolean {
  * frame exceeds {@linkcode MAX_DATAGRAM_BYTES} is reported through
  * `handleError` and counted in `stats.failed`, never sent truncated.
  *
- * Permissions: `--allow-net`.
+ * Permissions: `--allow-net`; a narrower one must name `0.0.0.0:0` (or
+ * `[::]:0`), where the socket binds, besides the receiver.
  *
  * @example Log over UDP
  * ```ts
