@@ -157,6 +157,8 @@ export abstract class Handler implements AsyncDisposable {
   #dropped = 0;
   #failed = 0;
   #notices = 0;
+  /** Records logged once closed (reported one by one, not by close()). */
+  #lateDrops = 0;
   /** Records dropped since the last notice, and why. */
   #owed = 0;
   #owedReasons: string[] = [];
@@ -340,6 +342,7 @@ export abstract class Handler implements AsyncDisposable {
         this.dropped(1, "closing");
       } else {
         this.#dropped++;
+        this.#lateDrops++;
         this.handleError(
           record as LogRecordDict,
           closedReport(`${this.constructor.name} is closed`),
@@ -749,14 +752,15 @@ export abstract class Handler implements AsyncDisposable {
     clearTimeout(this.#exitTimer);
     // Flushes still waiting will not see their records written.
     this.#settle(true);
-    const before = this.#dropped;
+    const before = this.#dropped - this.#lateDrops;
     const queued = this.#queue.clear();
     this.#dropped += queued;
     this.#done += queued;
     this.closeTransport();
     this.wake();
     if (this.#loop !== null) await this.#loop; // counts the batch in flight
-    const left = this.#dropped - before;
+    // Records logged meanwhile were reported one by one.
+    const left = this.#dropped - this.#lateDrops - before;
     if (left > 0 && !this.#abandoned) {
       this.handleError(
         undefined,

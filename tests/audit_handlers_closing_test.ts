@@ -63,3 +63,26 @@ Deno.test("close() while the I/O worker is still starting returns at once (it wa
     sink.close();
   }
 });
+
+Deno.test("close() reports only what it dropped: a record logged after it is not blamed on the close timeout", async () => {
+  const sink = new FrameCounter(
+    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const errors: string[] = [];
+  const h = new SocketHandler("127.0.0.1", sink.port, {
+    onError: (e) => errors.push(String(e)),
+  });
+  try {
+    h.handle({ msg: "sent" });
+    await h.flush();
+    const closing = h.close(); // nothing queued: closed at once
+    h.handle({ msg: "late" });
+    await closing;
+    equal(h.stats.sent, 1);
+    equal(h.stats.dropped, 1);
+    equal(errors.length, 1, errors.join("\n"));
+    match(errors[0], /HandlerClosed/);
+  } finally {
+    sink.close();
+  }
+});
