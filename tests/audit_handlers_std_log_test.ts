@@ -89,4 +89,34 @@ if (stdLog !== undefined && adapter !== undefined) {
       await rx.stop();
     }
   });
+
+  Deno.test("std-log SocketHandler: log.setup() run again with the same handler (std/log destroys, then sets up its handlers) keeps sending", async () => {
+    const rx = await PyReceiver.start("tcp");
+    const net = new SocketHandler("INFO", {
+      hostname: "127.0.0.1",
+      port: rx.port,
+    });
+    try {
+      log.setup({
+        handlers: { net },
+        loggers: { again: { level: "INFO", handlers: ["net"] } },
+      });
+      log.getLogger("again").info("one");
+      await net.flush();
+      // Reconfigured, e.g. to change a level: std/log calls destroy() on
+      // the handlers it had and setup() on the ones given.
+      log.setup({
+        handlers: { net },
+        loggers: { again: { level: "INFO", handlers: ["net"] } },
+      });
+      log.getLogger("again").info("two");
+      await net.flush();
+      await rx.waitFor(2, 5_000);
+      equal(rx.records.map((r) => r.msg).join(","), "one,two");
+    } finally {
+      log.setup({ handlers: {}, loggers: {} });
+      await net.close();
+      await rx.stop();
+    }
+  });
 }
