@@ -66,8 +66,8 @@ export interface HandlerOptions {
    * How long `close()` waits for queued records to be written, in ms (the
    * retry timer keeps reconnecting meanwhile); what is still queued then is
    * dropped, counted and reported. `Infinity` (or anything past 2^31-1 ms,
-   * 24.8 days) waits without a bound; a program that ends meanwhile is
-   * still bounded by `exitTimeout`.
+   * 24.8 days) waits without a bound, as `flush()` does: a program that
+   * awaits `close()` then runs until the receiver takes the records.
    *
    * @default {5_000}
    */
