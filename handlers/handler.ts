@@ -14,7 +14,7 @@
  * @module
  */
 
-import { formatError } from "../util/_error_text.ts";
+import { formatError, safeString } from "../util/_error_text.ts";
 import { clip, Reporter } from "../util/_reporter.ts";
 import {
   findCallerAbove,
@@ -179,6 +179,8 @@ export abstract class Handler implements AsyncDisposable {
   #abandoned = false;
   #closePromise: Promise<void> | null = null;
   readonly #reporter = new Reporter();
+  /** Errors of each kind rate-limited since that kind's last report. */
+  readonly #unreported = new Map<string, number>();
   #reporting = false;
   #exitDeadline: number | null = null;
   #exitProgress = -1;
@@ -614,14 +616,14 @@ export abstract class Handler implements AsyncDisposable {
         }
         return;
       }
-      this.#reporter.report(kind, () => {
+      const told = this.#reporter.report(kind, () => {
         let text = "--- Logging error ---\n" + errorReport(error);
         if (record !== undefined) {
           let msg: string;
           try {
             msg = getMessage(record);
           } catch {
-            msg = String(record.msg);
+            msg = safeString(record.msg); // String() threw: no report at all
           }
           text += `\nLogged from ${this.constructor.name}: name=${
             clip(String(record.name))
@@ -629,10 +631,31 @@ export abstract class Handler implements AsyncDisposable {
         }
         return text;
       });
+      // The Reporter tells these with the next report of the kind; close()
+      // and exit tell them when there is none.
+      if (told) this.#unreported.delete(kind);
+      else this.#unreported.set(kind, (this.#unreported.get(kind) ?? 0) + 1);
     } catch {
       // Reporting must never throw into the caller.
     } finally {
       this.#reporting = false;
+    }
+  }
+
+  /**
+   * Tells, in one report, the errors rate-limited away since their kind's
+   * last report: a program that fails 3 records of a kind and closes saw 1.
+   */
+  #tellUnreported(): void {
+    if (this.#unreported.size === 0) return;
+    const lines = [...this.#unreported].map(([kind, n]) =>
+      `${n} more ${kind} errors were not reported (rate-limited)`
+    );
+    this.#unreported.clear();
+    try {
+      console.error(`--- Logging error ---\n${lines.join("\n")}`);
+    } catch {
+      // nowhere to report to
     }
   }
 
@@ -769,6 +792,7 @@ export abstract class Handler implements AsyncDisposable {
         ),
       );
     }
+    this.#tellUnreported();
     this.#settle(true);
   }
 
@@ -796,6 +820,7 @@ export abstract class Handler implements AsyncDisposable {
         dropReport(`${left} log records were dropped (${reason})`),
       );
     }
+    this.#tellUnreported();
     try {
       this.closeTransport();
     } catch {

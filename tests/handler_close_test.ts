@@ -213,8 +213,9 @@ console.error(JSON.stringify({ closeMs: performance.now() - t0, ...h.stats }));
   ok(r.err.includes("NotCapable"), r.err);
   const blocks = r.err.split("--- Logging error ---").length - 1;
   // NotCapable, the first TypeError and the RangeError: one report each;
-  // the two further TypeErrors are suppressed.
-  equal(blocks, 3, r.err);
+  // the two further TypeErrors are suppressed, and counted at close().
+  equal(blocks, 4, r.err);
+  ok(r.err.includes("2 more TypeError errors were not reported"), r.err);
   ok(r.err.includes("RangeError"), r.err);
   ok(r.err.length < 5_000, `stderr is ${r.err.length} characters`);
   const s = JSON.parse(r.err.trim().split("\n").at(-1)!);
