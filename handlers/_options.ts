@@ -278,13 +278,26 @@ export function checkAddress(host: string, port: number | null): void {
       }`,
     );
   }
-  if (port === null) return;
+  if (port === null) {
+    // sun_path holds 108 bytes on Linux, 104 on macOS, with the NUL: Deno
+    // refused a longer path at each attempt ("shorter than SUN_LEN").
+    const bytes = new TextEncoder().encode(host).length;
+    if (bytes > MAX_UNIX_PATH_BYTES) {
+      throw new RangeError(
+        `Unix socket path is ${bytes} bytes; at most ${MAX_UNIX_PATH_BYTES} fit (the OS's sun_path)`,
+      );
+    }
+    return;
+  }
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new RangeError(
       `port must be an integer from 1 to 65535: received ${shown(port)}`,
     );
   }
 }
+
+/** Most bytes of a Unix socket path (sun_path less its NUL). */
+export const MAX_UNIX_PATH_BYTES = Deno.build.os === "darwin" ? 103 : 107;
 
 /** An error that says records were dropped: reported without a stack. */
 export function dropReport(text: string): Error {

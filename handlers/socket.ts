@@ -135,7 +135,8 @@ export class SocketHandler extends Handler {
    * @param host Receiver host name or address; with `port` null, a Unix socket path.
    * @param port Receiver port (CPython's default is 9020), or null for a Unix socket.
    * @param options Queue, retry, TLS and timeout options.
-   * @throws {RangeError} For an impossible port, an empty host, or a retry
+   * @throws {RangeError} For an impossible port, an empty host, a Unix
+   * socket path longer than the OS takes (107 bytes; 103 on macOS), or a retry
    * value, timeout or queue bound that is not a positive number.
    */
   constructor(

@@ -106,3 +106,20 @@ Deno.test("stats: a record that fails counts the same with filters as without (e
     await rx.stop();
   }
 });
+
+Deno.test("a Unix socket path too long for the OS is refused up front", () => {
+  throws(
+    () => new SocketHandler("/tmp/" + "x".repeat(200), null),
+    (e: Error) => {
+      ok(e instanceof RangeError, String(e));
+      match(e.message, /Unix socket path is 205 bytes/);
+      return true;
+    },
+  );
+  // The longest that fits is taken.
+  const h = new SocketHandler("/tmp/" + "x".repeat(102), null, {
+    onError: () => {},
+    closeTimeout: 0,
+  });
+  return h.close();
+});
