@@ -162,7 +162,12 @@ export function percentFormat(
   const { text, conversions } = compile(format);
   let next = 0;
   const take = (): unknown => {
-    if (args === null || next >= args.length) {
+    if (args === null) {
+      // As Python's `"%s" % mapping`: the mapping itself, once.
+      if (mapping !== null && next++ === 0) return mapping;
+      throw new TypeError("not enough arguments for format string");
+    }
+    if (next >= args.length) {
       throw new TypeError("not enough arguments for format string");
     }
     return args[next++];
@@ -183,6 +188,7 @@ export function percentFormat(
       if (value === undefined && !(c.key in mapping)) {
         throw new TypeError(`KeyError: '${c.key}'`);
       }
+      next = 1; // as CPython: no `%s` of the mapping after a `%(key)s`
     } else {
       value = take();
     }
