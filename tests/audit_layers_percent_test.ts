@@ -78,3 +78,18 @@ Deno.test("a record whose only arg is a mapping: a positional %s takes the mappi
     /not enough arguments/,
   );
 });
+Deno.test("%g keeps an integer's zeros and the exponent's, and %f/%d of 1e21 and more write every digit, as CPython", async () => {
+  const cases: [string, unknown[]][] = [
+    ["%.2g|%.3g|%.1g|%.4g", [10, 100, 20, 1000]],
+    ["%.1g|%.1g|%.2g|%g", [1e20, 1e-10, 1e-20, 1e20]],
+    ["%#.3g|%.3G|%.1G", [100, 100, 1e-10]],
+    ["%f|%.2f|%.0f|%F", [1e21, 1e22, 1e100, 1.5e300]],
+    ["%10.1f|%-30.1f|%+.1f|%f", [1e21, -1e21, 1e21, -1e22]],
+    ["%d|%i|%u|%d|%d", [1e21, -1e22, 1e100, 2 ** 70, 1e21 + 0.5]],
+    ["%g|%.3g|%.2f|%d", [100, 1234, 2.675, 42]],
+  ];
+  const theirs = await pythonPercent(cases);
+  for (let i = 0; i < cases.length; i++) {
+    equal(ours(...cases[i]), theirs[i], cases[i][0]);
+  }
+});
