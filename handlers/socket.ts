@@ -16,6 +16,7 @@ import {
 } from "./handler.ts";
 import {
   MAX_TIMER_MS,
+  shown,
   type SocketHandlerOptions,
   type TlsOptions,
 } from "./_options.ts";
@@ -138,6 +139,7 @@ export class SocketHandler extends Handler {
    * @throws {RangeError} For an impossible port, an empty host, a Unix
    * socket path longer than the OS takes (107 bytes; 103 on macOS), or a retry
    * value, timeout or queue bound that is not a positive number.
+   * @throws {TypeError} For `tls` settings or `onError` of the wrong type.
    */
   constructor(
     host: string,
@@ -155,7 +157,7 @@ export class SocketHandler extends Handler {
     this.retryFactor = options.retryFactor ?? 2;
     this.retryPeriod = this.retryStart;
     this.dropWhileDown = options.dropWhileDown ?? false;
-    this.tls = options.tls === true ? {} : options.tls || null;
+    this.tls = checkTls(options.tls);
     this.connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#useWorker = (options.ioWorker ?? true) && canUseWorker() &&
       this.makePickle === Handler.prototype.makePickle &&
@@ -540,6 +542,41 @@ export class SocketHandler extends Handler {
     Deno.unrefTimer(timer); // an idle retry must not keep the program alive
     this.#retryTimer = timer;
   }
+}
+
+/**
+ * The TLS settings `tls` asks for, or null; a TypeError for the wrong
+ * types (Deno.startTls said "expected type v8::data::Array" at each attempt).
+ */
+function checkTls(tls: unknown): TlsOptions | null {
+  if (tls === undefined || tls === false || tls === null) return null;
+  if (tls === true) return {};
+  if (typeof tls !== "object") {
+    throw new TypeError(
+      `tls must be true, false or { caCerts, hostname }: received ${
+        shown(tls)
+      }`,
+    );
+  }
+  const { caCerts, hostname } = tls as TlsOptions;
+  if (
+    caCerts !== undefined &&
+    (!Array.isArray(caCerts) || caCerts.some((c) => typeof c !== "string"))
+  ) {
+    throw new TypeError(
+      `tls.caCerts must be an array of PEM strings: received ${
+        Array.isArray(caCerts)
+          ? "an array holding other values"
+          : shown(caCerts)
+      }`,
+    );
+  }
+  if (hostname !== undefined && typeof hostname !== "string") {
+    throw new TypeError(
+      `tls.hostname must be a string: received ${shown(hostname)}`,
+    );
+  }
+  return tls as TlsOptions;
 }
 
 /** Whether `ready` resolved within `ms`. */

@@ -123,3 +123,22 @@ Deno.test("a Unix socket path too long for the OS is refused up front", () => {
   });
   return h.close();
 });
+
+Deno.test("TLS options of the wrong type are refused up front, not at each attempt", () => {
+  const bad: [string, unknown][] = [
+    ["tls as a string", "yes"],
+    ["caCerts as one string", { caCerts: "-----BEGIN CERTIFICATE-----" }],
+    ["caCerts holding a number", { caCerts: [1] }],
+    ["hostname as a number", { hostname: 1 }],
+  ];
+  for (const [what, tls] of bad) {
+    throws(
+      () => new SocketHandler("127.0.0.1", 9020, { tls: tls as never }),
+      (e: Error) => {
+        ok(e instanceof TypeError, `${what}: ${e}`);
+        match(e.message, /^tls/, what);
+        return true;
+      },
+    );
+  }
+});
