@@ -249,6 +249,16 @@ export function checkPositive(name: string, value: number, zero = false) {
 }
 
 /**
+ * Throws a TypeError unless `value` is a boolean or undefined: `"false"`
+ * (read from an environment variable, say) would otherwise mean true.
+ */
+export function checkBoolean(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(`${name} must be a boolean: received ${shown(value)}`);
+  }
+}
+
+/**
  * A value as an error message quotes it: a number as itself, a string in
  * quotes and said to be one (`"9020" (a string)`), anything else by type.
  */

@@ -29,6 +29,7 @@ import {
 } from "../record.ts";
 import { type FrameBatch, FrameQueue, newBatch } from "./_queue.ts";
 import {
+  checkBoolean,
   checkPositive,
   DEFAULT_CLOSE_TIMEOUT_MS,
   DEFAULT_EXIT_TIMEOUT_MS,
@@ -197,7 +198,17 @@ export abstract class Handler implements AsyncDisposable {
   constructor(options: HandlerOptions = {}) {
     options ??= {}; // null from JavaScript: no options
     this.level = checkLevel(options.level ?? 0);
-    this.filters = [...(options.filters ?? [])];
+    const filters: unknown = options.filters ?? [];
+    if (
+      !Array.isArray(filters) || filters.some((f) => typeof f !== "function")
+    ) {
+      throw new TypeError(
+        `filters must be an array of functions: received ${shown(filters)}`,
+      );
+    }
+    checkBoolean("dropNotices", options.dropNotices);
+    checkBoolean("caller", options.caller);
+    this.filters = [...filters];
     this.maxQueueRecords = options.maxQueueRecords ?? DEFAULT_MAX_QUEUE_RECORDS;
     this.maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.overflow = options.overflow ?? "drop-newest";

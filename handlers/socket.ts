@@ -15,6 +15,7 @@ import {
   TransmitError,
 } from "./handler.ts";
 import {
+  checkBoolean,
   MAX_TIMER_MS,
   shown,
   type SocketHandlerOptions,
@@ -149,6 +150,9 @@ export class SocketHandler extends Handler {
     super(options);
     options ??= {}; // null from JavaScript: no options
     checkAddress(host, port);
+    checkBoolean("closeOnError", options.closeOnError);
+    checkBoolean("dropWhileDown", options.dropWhileDown);
+    checkBoolean("ioWorker", options.ioWorker);
     this.host = host;
     this.port = port;
     this.closeOnError = options.closeOnError ?? true;

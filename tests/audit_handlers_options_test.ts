@@ -142,3 +142,45 @@ Deno.test("TLS options of the wrong type are refused up front, not at each attem
     );
   }
 });
+
+Deno.test('boolean options and filters of the wrong type are refused up front ("false" from an env var is not false)', () => {
+  const bad: [string, () => unknown, RegExp][] = [
+    [
+      "dropNotices",
+      () => new SocketHandler("h", 9020, { dropNotices: "false" as never }),
+      /^dropNotices must be a boolean: received "false" \(a string\)/,
+    ],
+    [
+      "closeOnError",
+      () => new SocketHandler("h", 9020, { closeOnError: "false" as never }),
+      /^closeOnError must be a boolean/,
+    ],
+    [
+      "dropWhileDown",
+      () => new SocketHandler("h", 9020, { dropWhileDown: 1 as never }),
+      /^dropWhileDown must be a boolean/,
+    ],
+    [
+      "ioWorker",
+      () => new SocketHandler("h", 9020, { ioWorker: "no" as never }),
+      /^ioWorker must be a boolean/,
+    ],
+    [
+      "caller",
+      () => new DatagramHandler("h", 9021, { caller: "yes" as never }),
+      /^caller must be a boolean/,
+    ],
+    [
+      "filters",
+      () => new SocketHandler("h", 9020, { filters: (() => true) as never }),
+      /^filters must be an array of functions/,
+    ],
+  ];
+  for (const [what, make, message] of bad) {
+    throws(make, (e: Error) => {
+      ok(e instanceof TypeError, `${what}: ${e}`);
+      match(e.message, message, what);
+      return true;
+    });
+  }
+});
