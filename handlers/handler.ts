@@ -803,8 +803,28 @@ export abstract class Handler implements AsyncDisposable {
         ),
       );
     }
+    this.#tellUntold();
     this.#tellUnreported();
     this.#settle(true);
+  }
+
+  /**
+   * Reports the drops whose notice never reached the receiver (it was down
+   * until the end): counted in `stats.dropped`, they were told to no one.
+   */
+  #tellUntold(): void {
+    const n = this.#owed;
+    if (n === 0) return;
+    const reason = this.#owedReasons.join(", ");
+    this.#owed = 0;
+    this.#owedReasons = [];
+    const error = dropReport(
+      `${n} log records were dropped (${reason}); the receiver was not told`,
+    );
+    // A kind of its own: not rate-limited behind the close or exit report.
+    error.name = "UntoldDrops";
+    error.stack = `${error.name}: ${error.message}`;
+    this.handleError(undefined, error);
   }
 
   /**
@@ -831,6 +851,7 @@ export abstract class Handler implements AsyncDisposable {
         dropReport(`${left} log records were dropped (${reason})`),
       );
     }
+    this.#tellUntold();
     this.#tellUnreported();
     try {
       this.closeTransport();

@@ -4,7 +4,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { SocketHandler } from "../mod.ts";
 import { CountReceiver } from "./_count_receiver.ts";
-import { FrameCounter } from "./_receiver.ts";
+import { FrameCounter, freePort } from "./_receiver.ts";
 
 for (const ioWorker of [false, true]) {
   Deno.test(`records logged while close() runs are announced to the receiver (ioWorker: ${ioWorker}); after close they are counted and reported`, async () => {
@@ -85,4 +85,48 @@ Deno.test("close() reports only what it dropped: a record logged after it is not
   } finally {
     sink.close();
   }
+});
+
+Deno.test("drops whose notice never reached the receiver are reported at close() and at exit", async () => {
+  const errors: string[] = [];
+  const h = new SocketHandler("127.0.0.1", freePort(), {
+    maxQueueRecords: 2,
+    closeTimeout: 200,
+    onError: (e) => errors.push(String(e)),
+  });
+  for (let i = 0; i < 5; i++) h.handle({ msg: "m" }); // 3 dropped: queue full
+  await h.close();
+  equal(h.stats.dropped, 5);
+  const text = errors.join("\n");
+  match(text, /2 log records were dropped \(close timeout/);
+  match(
+    text,
+    /3 log records were dropped \(queue full\); the receiver was not told/,
+  );
+
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(
+    file,
+    `import { SocketHandler } from "${
+      new URL("../mod.ts", import.meta.url).href
+    }";
+const h = new SocketHandler("127.0.0.1", Number(Deno.args[0]), { maxQueueRecords: 2 });
+for (let i = 0; i < 5; i++) h.handle({ msg: "m" });
+Deno.exit(0);
+`,
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", file, String(freePort())],
+    stderr: "piped",
+    stdout: "null",
+    env: { NO_COLOR: "1" },
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  await Deno.remove(file);
+  const err = new TextDecoder().decode(out.stderr);
+  match(err, /2 log records were dropped \(exit\)/);
+  match(
+    err,
+    /3 log records were dropped \(queue full\); the receiver was not told/,
+  );
 });
