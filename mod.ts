@@ -85,6 +85,7 @@ export {
   Handler,
   type HandlerOptions,
   type HandlerStats,
+  type RetryOptions,
   TransmitError,
 } from "./handlers/handler.ts";
 export {

@@ -342,18 +342,14 @@ export interface TlsOptions {
   hostname?: string;
 }
 
-/** Options of {@linkcode SocketHandler}. */
-export interface SocketHandlerOptions extends HandlerOptions {
+/**
+ * CPython's retry options (`createSocket`'s backoff), for SocketHandler's
+ * connections and DatagramHandler's socket.
+ */
+export interface RetryOptions {
   /**
-   * CPython's `closeOnError`: a socket error closes the socket silently and
-   * the next attempt reopens it. When false, socket errors are reported
-   * through `handleError` too.
-   *
-   * @default {true}
-   */
-  closeOnError?: boolean;
-  /**
-   * Seconds before the first retry after a failed connection.
+   * Seconds before the first retry after a failed attempt to open the
+   * socket (a refused connection; for UDP, a failed lookup).
    *
    * @default {1}
    */
@@ -370,6 +366,18 @@ export interface SocketHandlerOptions extends HandlerOptions {
    * @default {2}
    */
   retryFactor?: number;
+}
+
+/** Options of {@linkcode SocketHandler}. */
+export interface SocketHandlerOptions extends HandlerOptions, RetryOptions {
+  /**
+   * CPython's `closeOnError`: a socket error closes the socket silently and
+   * the next attempt reopens it. When false, socket errors are reported
+   * through `handleError` too.
+   *
+   * @default {true}
+   */
+  closeOnError?: boolean;
   /**
    * CPython's behaviour while the receiver is down: records emitted after a
    * failed connection attempt, until a connection succeeds, are dropped

@@ -60,6 +60,7 @@ export {
   type FlushOptions,
   type HandlerOptions,
   type HandlerStats,
+  type RetryOptions,
   TransmitError,
 } from "./_options.ts";
 

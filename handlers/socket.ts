@@ -21,6 +21,7 @@ import {
   type SocketHandlerOptions,
   type TlsOptions,
 } from "./_options.ts";
+import { backOff, initialBackoff, mayAttempt } from "./_retry.ts";
 import { writeUnref } from "./_unref.ts";
 import { canUseWorker, IoWorker, WorkerConn } from "./_worker_conn.ts";
 
@@ -156,10 +157,11 @@ export class SocketHandler extends Handler {
     this.host = host;
     this.port = port;
     this.closeOnError = options.closeOnError ?? true;
-    this.retryStart = options.retryStart ?? 1;
-    this.retryMax = options.retryMax ?? 30;
-    this.retryFactor = options.retryFactor ?? 2;
-    this.retryPeriod = this.retryStart;
+    const backoff = initialBackoff(options);
+    this.retryStart = backoff.retryStart;
+    this.retryMax = backoff.retryMax;
+    this.retryFactor = backoff.retryFactor;
+    this.retryPeriod = backoff.retryPeriod;
     this.dropWhileDown = options.dropWhileDown ?? false;
     this.tls = checkTls(options.tls);
     this.connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -167,18 +169,10 @@ export class SocketHandler extends Handler {
       this.makePickle === Handler.prototype.makePickle &&
       this.send === Handler.prototype.send &&
       this.transmit === SocketHandler.prototype.transmit;
-    checkPositive("retryStart", this.retryStart);
-    checkPositive("retryMax", this.retryMax);
-    checkPositive("retryFactor", this.retryFactor);
     checkPositive("connectTimeout", this.connectTimeout);
     if (this.connectTimeout > MAX_TIMER_MS) {
       throw new RangeError(
         `connectTimeout must be at most ${MAX_TIMER_MS} ms: received ${this.connectTimeout}`,
-      );
-    }
-    if (this.retryMax < this.retryStart) {
-      throw new RangeError(
-        `retryMax (${this.retryMax}) must be at least retryStart (${this.retryStart})`,
       );
     }
     // Connecting takes ~57 event-loop turns in Deno: a burst logged right
@@ -294,8 +288,7 @@ export class SocketHandler extends Handler {
 
   async #createSocket(): Promise<void> {
     const now = Date.now() / 1000;
-    const attempt = this.retryTime === null || now >= this.retryTime;
-    if (!attempt || this.sock !== null || this.closed) return;
+    if (!mayAttempt(this, now) || this.sock !== null || this.closed) return;
     try {
       const conn = await this.makeSocket();
       if (this.closed) {
@@ -309,7 +302,7 @@ export class SocketHandler extends Handler {
       this.#watch(conn);
     } catch (error) {
       if (this.closed) return; // the attempt was cut short by close()
-      this.#failedAttempt(now);
+      backOff(this, now);
       // closeOnError keeps socket errors (refused, reset, timed out) silent,
       // as CPython's; a missing permission or a failed lookup is reported.
       this.handleError(undefined, error);
@@ -323,17 +316,6 @@ export class SocketHandler extends Handler {
         this.dropQueued(null); // no notice can reach the receiver
       }
     }
-  }
-
-  /** CPython's backoff step after a failed attempt made at `now` (seconds). */
-  #failedAttempt(now: number): void {
-    if (this.retryTime === null) {
-      this.retryPeriod = this.retryStart;
-    } else {
-      this.retryPeriod = this.retryPeriod * this.retryFactor;
-      if (this.retryPeriod > this.retryMax) this.retryPeriod = this.retryMax;
-    }
-    this.retryTime = now + this.retryPeriod;
   }
 
   /**
@@ -518,7 +500,7 @@ export class SocketHandler extends Handler {
     }
     if (this.sock === conn) {
       this.sock = null;
-      if (!this.#carried) this.#failedAttempt(Date.now() / 1000);
+      if (!this.#carried) backOff(this, Date.now() / 1000);
     }
     try {
       conn.close();
