@@ -237,7 +237,7 @@ function makeSink(
     try {
       converted = fromLogTapeRecord(record, options);
     } catch (error) {
-      handler.handleError(undefined, error);
+      handler.fail(undefined, error); // counted in stats.failed, reported
       return;
     }
     handler.handle(converted);

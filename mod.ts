@@ -12,8 +12,14 @@
  * @example Encode a record as CPython's SocketHandler would send it
  * ```ts
  * import { makePickle } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
  *
  * const frame = makePickle({ name: "app", levelname: "INFO", msg: "started" });
+ * // 4-byte big-endian length, then the pickle (protocol 2: \x80\x02)
+ * const length = new DataView(frame.buffer, frame.byteOffset).getUint32(0);
+ * equal(length, frame.length - 4);
+ * equal(frame[4], 0x80);
+ * equal(frame[5], 2);
  * ```
  *
  * @module
@@ -79,6 +85,7 @@ export {
   Handler,
   type HandlerOptions,
   type HandlerStats,
+  type RetryOptions,
   TransmitError,
 } from "./handlers/handler.ts";
 export {

@@ -235,8 +235,10 @@ function toPython(
 export abstract class CoreHandlerAdapter<H extends CoreHandler>
   extends BaseHandler
   implements AsyncDisposable {
-  /** The core handler that does the sending (its `stats` say what it did). */
-  readonly handler: H;
+  #handler: H;
+  /** Makes a new core handler: `setup()` after `destroy()` or `close()`. */
+  #remake: (() => H) | undefined;
+  #closed = false;
   #ownFormatter: boolean;
   #caller: boolean;
 
@@ -247,30 +249,65 @@ export abstract class CoreHandlerAdapter<H extends CoreHandler>
    * @param formatter std/log's formatter, if the user gave one.
    * @param caller Whether to find the log call's frame.
    * @param handler The core handler.
+   * @param remake Makes another one like it, for `setup()` after `destroy()`.
    */
   constructor(
     levelName: LevelName,
     formatter: FormatterFunction | undefined,
     caller: boolean,
     handler: H,
+    remake?: () => H,
   ) {
     super(levelName, formatter === undefined ? {} : { formatter });
     this.#ownFormatter = formatter !== undefined;
     this.#caller = caller;
-    this.handler = handler;
+    this.#handler = handler;
+    this.#remake = remake;
   }
 
   /**
-   * Sends the record when its level is at least the handler's.
+   * The core handler that does the sending (its `stats` say what it did);
+   * a new one after `setup()` reopened a closed handler.
+   */
+  get handler(): H {
+    return this.#handler;
+  }
+
+  /**
+   * What std/log calls when it takes the handler (`log.setup`): after
+   * `destroy()` or `close()`, a new core handler (new `stats`) connects, as
+   * std/log's `FileHandler` reopens its file. `log.setup()` run again with
+   * the same handler destroys it first: without this, every record after
+   * it was dropped.
+   */
+  override setup(): void {
+    if (!this.#closed || this.#remake === undefined) return;
+    this.#closed = false;
+    this.#handler = this.#remake();
+  }
+
+  /**
+   * Sends the record when its level is at least the handler's. Never
+   * throws: a record that cannot be converted (a formatter or an
+   * argument that throws) is counted in `stats.failed` and reported.
    *
    * @param logRecord A std/log record.
    */
   override handle(logRecord: StdLogRecord): void {
     if (this.level > logRecord.level) return;
-    // Without a formatter of the user's, std/log would print "LEVEL msg":
-    // the Python side has the level already, so send the message alone.
-    const msg = this.#ownFormatter ? this.format(logRecord) : logRecord.msg;
-    this.handler.handle(toPython(logRecord, msg, this.#caller));
+    let record: LogRecordDict;
+    try {
+      // Without a formatter of the user's, std/log would print "LEVEL msg":
+      // the Python side has the level already, so send the message alone.
+      const msg = this.#ownFormatter ? this.format(logRecord) : logRecord.msg;
+      record = toPython(logRecord, msg, this.#caller);
+    } catch (error) {
+      // A formatter or an argument's getter that throws must not throw
+      // into the log call: counted failed and reported, as CPython's emit.
+      this.handler.fail(undefined, error);
+      return;
+    }
+    this.handler.handle(record);
   }
 
   /**
@@ -290,12 +327,13 @@ export abstract class CoreHandlerAdapter<H extends CoreHandler>
 
   /** Flushes (bounded by `closeTimeout`) and closes the socket. */
   close(): Promise<void> {
-    return this.handler.close();
+    this.#closed = true;
+    return this.#handler.close();
   }
 
   /** Starts `close()`; std/log's `destroy()` cannot wait for it. */
   override destroy(): void {
-    void this.handler.close();
+    void this.close();
   }
 
   /** Same as `close()`. */
@@ -339,14 +377,20 @@ export abstract class CoreHandlerAdapter<H extends CoreHandler>
  */
 export class SocketHandler extends CoreHandlerAdapter<CoreSocketHandler> {
   /**
-   * Builds the handler; it connects when the first record comes.
+   * Builds the handler; it starts connecting at once.
    *
    * @param levelName The lowest std/log level it sends.
    * @param options Where to send, the formatter, and the core handler's options.
    */
   constructor(levelName: LevelName, options: StdLogSocketHandlerOptions = {}) {
     const { formatter, caller = false, ...rest } = options;
-    super(levelName, formatter, caller, socketHandlerAt(rest));
+    super(
+      levelName,
+      formatter,
+      caller,
+      socketHandlerAt(rest),
+      () => socketHandlerAt(rest),
+    );
   }
 }
 
@@ -390,6 +434,12 @@ export class DatagramHandler extends CoreHandlerAdapter<CoreDatagramHandler> {
     options: StdLogDatagramHandlerOptions = {},
   ) {
     const { formatter, caller = false, ...rest } = options;
-    super(levelName, formatter, caller, datagramHandlerAt(rest));
+    super(
+      levelName,
+      formatter,
+      caller,
+      datagramHandlerAt(rest),
+      () => datagramHandlerAt(rest),
+    );
   }
 }

@@ -40,12 +40,37 @@ async function connect(o) {
     hostname: o.tlsHostname ?? o.host,
     caCerts: o.caCerts,
   });
+  // The handshake within connectTimeout too, and said apart from a socket
+  // error: a peer that never answers it is most often a plain receiver
+  // given tls (see socket.ts, tlsTimeout).
+  let timedOut = false;
+  const giveUp = () => {
+    timedOut = true;
+    close(tls);
+  };
+  if (signal.aborted) giveUp();
+  else signal.addEventListener("abort", giveUp, { once: true });
   try {
     await tls.handshake();
     return tls;
   } catch (error) {
-    tls.close();
-    throw error;
+    close(tls);
+    if (!timedOut) throw error;
+    const timeout = new Error(
+      `TLS handshake with ${o.host}:${o.port} got no answer in ${o.connectTimeout} ms: does the receiver speak TLS?`,
+    );
+    timeout.name = "TlsHandshakeTimeout";
+    throw timeout;
+  } finally {
+    signal.removeEventListener("abort", giveUp);
+  }
+}
+
+function close(c) {
+  try {
+    c.close();
+  } catch {
+    // closed
   }
 }
 

@@ -65,7 +65,9 @@ export interface HandlerOptions {
   /**
    * How long `close()` waits for queued records to be written, in ms (the
    * retry timer keeps reconnecting meanwhile); what is still queued then is
-   * dropped, counted and reported.
+   * dropped, counted and reported. `Infinity` (or anything past 2^31-1 ms,
+   * 24.8 days) waits without a bound, as `flush()` does: a program that
+   * awaits `close()` then runs until the receiver takes the records.
    *
    * @default {5_000}
    */
@@ -112,7 +114,8 @@ export interface HandlerOptions {
 /** Options of {@linkcode Handler.flush}. */
 export interface FlushOptions {
   /**
-   * Most milliseconds to wait; `flush` then resolves `false`.
+   * Most milliseconds to wait; `flush` then resolves `false`. `Infinity`
+   * (or anything past 2^31-1 ms, 24.8 days) is no bound.
    *
    * @default {undefined}
    */
@@ -125,9 +128,15 @@ export interface FlushOptions {
   signal?: AbortSignal;
 }
 
-/** What a handler has done so far. */
+/**
+ * What a handler has done so far. Every record emitted is sent, dropped,
+ * failed or still queued: `emitted = sent + dropped + failed + queued`.
+ */
 export interface HandlerStats {
-  /** Records given to `emit()` (after level and filters). */
+  /**
+   * Records given to `emit()` (after level and filters; a record that
+   * cannot be made or filtered counts too, as failed).
+   */
   emitted: number;
   /** Records written to the transport (drop notices not counted). */
   sent: number;
@@ -156,6 +165,11 @@ export const DEFAULT_MAX_QUEUE_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 export const DEFAULT_EXIT_TIMEOUT_MS = 2_000;
+/**
+ * The longest delay `setTimeout` keeps (2^31-1 ms, 24.8 days): a longer
+ * one fires after 1 ms.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const EMPTY_BYTES = new Uint8Array(0);
 /** How often a finished program checks on the records it waits for, in ms. */
 export const EXIT_POLL_MS = 50;
@@ -228,9 +242,37 @@ export function checkPositive(name: string, value: number, zero = false) {
   if (typeof value !== "number" || !(zero ? value >= 0 : value > 0)) {
     throw new RangeError(
       `${name} must be ${zero ? "at least 0" : "above 0"}: received ${
-        String(value)
+        shown(value)
       }`,
     );
+  }
+}
+
+/**
+ * Throws a TypeError unless `value` is a boolean or undefined: `"false"`
+ * (read from an environment variable, say) would otherwise mean true.
+ */
+export function checkBoolean(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(`${name} must be a boolean: received ${shown(value)}`);
+  }
+}
+
+/**
+ * A value as an error message quotes it: a number as itself, a string in
+ * quotes and said to be one (`"9020" (a string)`), anything else by type.
+ */
+export function shown(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+    case "bigint":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "string":
+      return `${JSON.stringify(value.slice(0, 40))} (a string)`;
+    default:
+      return value === null ? "null" : `a ${typeof value}`;
   }
 }
 
@@ -240,15 +282,32 @@ export function checkPositive(name: string, value: number, zero = false) {
  */
 export function checkAddress(host: string, port: number | null): void {
   if (typeof host !== "string" || host === "") {
-    throw new RangeError(`host must be a non-empty string: received "${host}"`);
+    throw new RangeError(
+      `host must be a non-empty string: received ${
+        typeof host === "string" ? '""' : shown(host)
+      }`,
+    );
   }
-  if (port === null) return;
+  if (port === null) {
+    // sun_path holds 108 bytes on Linux, 104 on macOS, with the NUL: Deno
+    // refused a longer path at each attempt ("shorter than SUN_LEN").
+    const bytes = new TextEncoder().encode(host).length;
+    if (bytes > MAX_UNIX_PATH_BYTES) {
+      throw new RangeError(
+        `Unix socket path is ${bytes} bytes; at most ${MAX_UNIX_PATH_BYTES} fit (the OS's sun_path)`,
+      );
+    }
+    return;
+  }
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     throw new RangeError(
-      `port must be an integer from 1 to 65535: received ${String(port)}`,
+      `port must be an integer from 1 to 65535: received ${shown(port)}`,
     );
   }
 }
+
+/** Most bytes of a Unix socket path (sun_path less its NUL). */
+export const MAX_UNIX_PATH_BYTES = Deno.build.os === "darwin" ? 103 : 107;
 
 /** An error that says records were dropped: reported without a stack. */
 export function dropReport(text: string): Error {
@@ -283,18 +342,14 @@ export interface TlsOptions {
   hostname?: string;
 }
 
-/** Options of {@linkcode SocketHandler}. */
-export interface SocketHandlerOptions extends HandlerOptions {
+/**
+ * CPython's retry options (`createSocket`'s backoff), for SocketHandler's
+ * connections and DatagramHandler's socket.
+ */
+export interface RetryOptions {
   /**
-   * CPython's `closeOnError`: a socket error closes the socket silently and
-   * the next attempt reopens it. When false, socket errors are reported
-   * through `handleError` too.
-   *
-   * @default {true}
-   */
-  closeOnError?: boolean;
-  /**
-   * Seconds before the first retry after a failed connection.
+   * Seconds before the first retry after a failed attempt to open the
+   * socket (a refused connection; for UDP, a failed lookup).
    *
    * @default {1}
    */
@@ -311,6 +366,18 @@ export interface SocketHandlerOptions extends HandlerOptions {
    * @default {2}
    */
   retryFactor?: number;
+}
+
+/** Options of {@linkcode SocketHandler}. */
+export interface SocketHandlerOptions extends HandlerOptions, RetryOptions {
+  /**
+   * CPython's `closeOnError`: a socket error closes the socket silently and
+   * the next attempt reopens it. When false, socket errors are reported
+   * through `handleError` too.
+   *
+   * @default {true}
+   */
+  closeOnError?: boolean;
   /**
    * CPython's behaviour while the receiver is down: records emitted after a
    * failed connection attempt, until a connection succeeds, are dropped
@@ -327,7 +394,7 @@ export interface SocketHandlerOptions extends HandlerOptions {
   tls?: boolean | TlsOptions;
   /**
    * Milliseconds one connection attempt may take (CPython's `makeSocket`
-   * timeout is 1 s).
+   * timeout is 1 s); at most 2^31-1.
    *
    * @default {1_000}
    */

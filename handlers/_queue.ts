@@ -10,6 +10,7 @@ import { releaseFrames } from "../record.ts";
  * @example Count the whole frames in the first `written` bytes
  * ```ts
  * import type { FrameBatch } from "@pysocklog/pysocklog";
+ * import { equal } from "node:assert/strict";
  *
  * function wholeFrames(batch: FrameBatch, written: number): number {
  *   let whole = 0;
@@ -19,6 +20,11 @@ import { releaseFrames } from "../record.ts";
  *   }
  *   return whole;
  * }
+ *
+ * const batch: FrameBatch = { data: new Uint8Array(30), lengths: [10, 8, 12] };
+ * equal(wholeFrames(batch, 17), 1); // the second frame was cut
+ * equal(wholeFrames(batch, 18), 2);
+ * equal(wholeFrames(batch, 30), 3);
  * ```
  */
 export interface FrameBatch {

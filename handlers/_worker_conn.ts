@@ -49,6 +49,8 @@ function toError(e: { name: string; message: string }): Error {
     ? new Class(e.message)
     : new Error(e.message);
   if (typeof Class !== "function") error.name = e.name;
+  // Its stack here would be this thread's message handling: no help.
+  error.stack = `${error.name}: ${error.message}`;
   return error;
 }
 
@@ -117,6 +119,7 @@ export class IoWorker {
     this.#worker.on("error", (e: unknown) => {
       const error = e instanceof Error ? e : new Error(String(e));
       this.#closed = true;
+      this.#markReady(); // whoever waits for the start: open() now refuses
       this.#opening?.reject(error);
       this.#opening = null;
       this.#current?.lost(error);
@@ -174,6 +177,9 @@ export class IoWorker {
   /** Stops the worker for good. */
   terminate(): void {
     this.#closed = true;
+    // A connection attempt waiting for the start (up to 10 s) goes on, and
+    // open() refuses: close() waited it out when the worker had not started.
+    this.#markReady();
     this.#opening?.reject(new Deno.errors.BadResource("worker closed"));
     this.#opening = null;
     this.#current?.lost(new Deno.errors.BadResource("closed"));

@@ -15,30 +15,50 @@ import {
   type HandlerOptions,
   TransmitError,
 } from "./handler.ts";
+import type { RetryOptions } from "./_options.ts";
+import { backOff, initialBackoff, mayAttempt } from "./_retry.ts";
 
-/** Options of {@linkcode DatagramHandler}. */
-export type DatagramHandlerOptions = HandlerOptions;
+/**
+ * Options of {@linkcode DatagramHandler}: the retry options apply to making
+ * its socket (a failed lookup), as CPython's DatagramHandler inherits
+ * `createSocket`.
+ */
+export interface DatagramHandlerOptions extends HandlerOptions, RetryOptions {}
 
 /**
  * Largest UDP payload over IPv4 (65,535 less the IP and UDP headers). A
  * record whose frame is larger cannot be sent as one datagram.
  */
 export const MAX_DATAGRAM_BYTES = 65_507;
+
 /**
- * After the socket could not be made (a failed lookup), records are
- * dropped (counted, reported) for this long before the next attempt.
+ * Whether this program may use `host` ("addr:port") over the network:
+ * granted, or granted at Deno's prompt.
  */
-const REOPEN_AFTER_MS = 1_000;
+function netAllowed(host: string): boolean {
+  try {
+    const status = Deno.permissions.querySync({ name: "net", host });
+    if (status.state === "granted") return true;
+    if (status.state === "denied") return false;
+    return Deno.permissions.requestSync({ name: "net", host }).state ===
+      "granted";
+  } catch {
+    return true; // cannot tell: let the socket say
+  }
+}
 
 /**
  * Sends each record as one UDP datagram to a Python receiver, as CPython's
  * `logging.handlers.DatagramHandler` does: the same frame as
  * `SocketHandler` (length prefix included), one per datagram, no
- * connection and no retry. One socket serves every record. A record whose
+ * connection. One socket serves every record; when it cannot be made (a
+ * failed lookup), CPython's backoff applies (`retryStart`, `retryFactor`,
+ * `retryMax`) and records are dropped (counted) until the next attempt. A record whose
  * frame exceeds {@linkcode MAX_DATAGRAM_BYTES} is reported through
  * `handleError` and counted in `stats.failed`, never sent truncated.
  *
- * Permissions: `--allow-net`.
+ * Permissions: `--allow-net`; a narrower one must name `0.0.0.0:0` (or
+ * `[::]:0`), where the socket binds, besides the receiver.
  *
  * @example Log over UDP
  * ```ts
@@ -67,18 +87,31 @@ export class DatagramHandler extends Handler {
   readonly port: number;
   /** CPython's DatagramHandler does not close its socket on errors. */
   closeOnError = false;
+  /** Seconds before the first retry after the socket could not be made. */
+  retryStart: number;
+  /** Most seconds between retries. */
+  retryMax: number;
+  /** Factor between retries. */
+  retryFactor: number;
+  /** When the next attempt to make the socket may be made (epoch seconds), or null: now. */
+  retryTime: number | null = null;
+  /** Seconds of the current wait between attempts. */
+  retryPeriod: number;
   /** The UDP socket, once the first record was sent. */
   sock: dgram.Socket | null = null;
-  #opening: Promise<boolean> | null = null;
-  /** No new socket before this time (ms), after one could not be made. */
-  #reopenAt = 0;
+  /** The attempt to make the socket under way, if any. */
+  #attempt: Promise<void> | null = null;
+  /** Deno's permissions refuse the socket: no attempt can succeed. */
+  #denied = false;
 
   /**
    * Makes the handler; the socket is made on the first record.
    *
    * @param host Receiver host name or address.
    * @param port Receiver port (CPython's default is 9021).
-   * @param options Queue and error options.
+   * @param options Queue, retry and error options.
+   * @throws {RangeError} For an impossible port, an empty host, or a retry
+   * value or queue bound that is not a positive number.
    */
   constructor(
     host: string,
@@ -86,6 +119,17 @@ export class DatagramHandler extends Handler {
     options: DatagramHandlerOptions = {},
   ) {
     super(options);
+    const backoff = initialBackoff(options ?? {});
+    this.retryStart = backoff.retryStart;
+    this.retryMax = backoff.retryMax;
+    this.retryFactor = backoff.retryFactor;
+    this.retryPeriod = backoff.retryPeriod;
+    if (port === null) {
+      // SocketHandler's null is a Unix socket; UDP has none.
+      throw new RangeError(
+        "port must be an integer from 1 to 65535: received null",
+      );
+    }
     checkAddress(host, port);
     this.host = host;
     this.port = port;
@@ -99,6 +143,22 @@ export class DatagramHandler extends Handler {
    */
   makeSocket(): Promise<dgram.Socket> {
     const type = this.host.includes(":") ? "udp6" : "udp4";
+    // node:dgram binds to the wildcard address and checks that permission
+    // inside a nextTick: without it, an uncaught NotCapable ended the
+    // program (also with --allow-net for the receiver's address only).
+    const bind = type === "udp6" ? "[::]:0" : "0.0.0.0:0";
+    const peer = type === "udp6"
+      ? `[${this.host}]:${this.port}`
+      : `${this.host}:${this.port}`;
+    for (const host of [bind, peer]) {
+      if (!netAllowed(host)) {
+        return Promise.reject(
+          new Deno.errors.NotCapable(
+            `Requires net access to "${host}" for the UDP socket, run again with --allow-net (or --allow-net=${bind},${peer})`,
+          ),
+        );
+      }
+    }
     const sock = dgram.createSocket(type);
     sock.unref(); // an idle or unclosed handler must not keep the program alive
     return new Promise((resolve, reject) => {
@@ -137,34 +197,62 @@ export class DatagramHandler extends Handler {
   }
 
   /**
-   * Creates the UDP socket once. When that fails (a bad hostname), reports
-   * it, drops what is queued (counted) and drops new records for a second
-   * before the next attempt.
+   * One attempt to make the socket, as CPython's `createSocket`: none
+   * before `retryTime`; on failure (a failed lookup) the wait starts at
+   * `retryStart` and is multiplied by `retryFactor` up to `retryMax`, and
+   * `retryTime` is set to now plus the wait; on success `retryTime` is null
+   * again. A failure is reported, and what is queued is dropped (counted,
+   * and told to the receiver by a drop notice once a socket is made).
    */
-  protected override async ensureOpen(): Promise<boolean> {
-    if (this.sock !== null) return true;
-    if (Date.now() < this.#reopenAt) return false;
-    this.#opening ??= this.makeSocket().then((sock) => {
+  createSocket(): Promise<void> {
+    // One attempt at a time: a second caller waits for the one under way.
+    this.#attempt ??= this.#createSocket().finally(() => {
+      this.#attempt = null;
+    });
+    return this.#attempt;
+  }
+
+  async #createSocket(): Promise<void> {
+    const now = Date.now() / 1000;
+    if (this.sock !== null || this.closed || this.#denied) return;
+    if (!mayAttempt(this, now)) return;
+    try {
+      const sock = await this.makeSocket();
       if (this.closed) {
         sock.close();
-        return false;
+        return;
       }
       this.sock = sock;
-      return true;
-    }, (error) => {
-      this.#reopenAt = Date.now() + REOPEN_AFTER_MS;
+      this.retryTime = null;
+    } catch (error) {
+      backOff(this, now);
       this.handleError(undefined, error);
-      this.dropQueued("send failed");
-      return false;
-    }).finally(() => {
-      this.#opening = null;
-    });
-    return await this.#opening;
+      if (error instanceof Deno.errors.NotCapable) {
+        // No attempt can succeed: records are dropped (counted) from now
+        // on, with no notice (none can reach the receiver).
+        this.#denied = true;
+        this.dropQueued(null);
+      } else {
+        this.dropQueued("send failed");
+      }
+    }
+  }
+
+  /** Makes the UDP socket unless it exists (createSocket); false when there is none. */
+  protected override async ensureOpen(): Promise<boolean> {
+    if (this.sock === null) await this.createSocket();
+    return this.sock !== null;
   }
 
   /** Drops records while the socket cannot be made (after a failed lookup). */
   protected override shouldDrop(): boolean {
-    return this.sock === null && Date.now() < this.#reopenAt;
+    return this.#denied ||
+      (this.sock === null && !mayAttempt(this, Date.now() / 1000));
+  }
+
+  /** None once Deno's permissions refused the socket (no notice can follow). */
+  protected override dropReason(): string | null {
+    return this.#denied ? null : super.dropReason();
   }
 
   /**

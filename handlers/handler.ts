@@ -14,7 +14,7 @@
  * @module
  */
 
-import { formatError } from "../util/_error_text.ts";
+import { formatError, safeString } from "../util/_error_text.ts";
 import { clip, Reporter } from "../util/_reporter.ts";
 import {
   findCallerAbove,
@@ -29,6 +29,7 @@ import {
 } from "../record.ts";
 import { type FrameBatch, FrameQueue, newBatch } from "./_queue.ts";
 import {
+  checkBoolean,
   checkPositive,
   DEFAULT_CLOSE_TIMEOUT_MS,
   DEFAULT_EXIT_TIMEOUT_MS,
@@ -43,9 +44,11 @@ import {
   type FlushOptions,
   type HandlerOptions,
   type HandlerStats,
+  MAX_TIMER_MS,
   NOTICE_LEVEL,
   NOTICE_NAME,
   NOTICE_RETRY_MS,
+  shown,
   TransmitError,
 } from "./_options.ts";
 
@@ -57,8 +60,53 @@ export {
   type FlushOptions,
   type HandlerOptions,
   type HandlerStats,
+  type RetryOptions,
   TransmitError,
 } from "./_options.ts";
+
+/** The level number of `level`; a RangeError for NaN (every record passed). */
+function checkLevel(level: Level): number {
+  const n = getLevelNo(level);
+  if (Number.isNaN(n)) throw new RangeError("level must not be NaN");
+  return n;
+}
+
+/** A TypeError for a record that is not an object (`null`, a string). */
+function notARecord(record: unknown): TypeError {
+  return new TypeError(`a record must be an object: received ${shown(record)}`);
+}
+
+/** A record logged once the handler was closed: reported without a stack. */
+function closedReport(text: string): Error {
+  const error = dropReport(`a log record was dropped: ${text}`);
+  error.name = "HandlerClosed";
+  error.stack = `${error.name}: ${error.message}`;
+  return error;
+}
+
+/**
+ * Most characters of an error's text a report prints: a stack of 10 frames
+ * is 600-1,000; an error thrown with a 1 MB message printed all of it.
+ */
+const MAX_ERROR_CHARS = 2_000;
+
+/**
+ * An error's text for a report: a missing permission as its one line (its
+ * stack is Deno's internals), anything else as its stack; at most
+ * {@linkcode MAX_ERROR_CHARS} characters.
+ */
+function errorReport(error: unknown): string {
+  if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    return clip(`${error.name}: ${error.message}`, MAX_ERROR_CHARS);
+  }
+  return clip(
+    error instanceof Error ? formatError(error) : String(error),
+    MAX_ERROR_CHARS,
+  );
+}
 
 interface FlushWaiter {
   target: number;
@@ -111,6 +159,8 @@ export abstract class Handler implements AsyncDisposable {
   #dropped = 0;
   #failed = 0;
   #notices = 0;
+  /** Records logged once closed (reported one by one, not by close()). */
+  #lateDrops = 0;
   /** Records dropped since the last notice, and why. */
   #owed = 0;
   #owedReasons: string[] = [];
@@ -131,6 +181,8 @@ export abstract class Handler implements AsyncDisposable {
   #abandoned = false;
   #closePromise: Promise<void> | null = null;
   readonly #reporter = new Reporter();
+  /** Errors of each kind rate-limited since that kind's last report. */
+  readonly #unreported = new Map<string, number>();
   #reporting = false;
   #exitDeadline: number | null = null;
   #exitProgress = -1;
@@ -145,8 +197,19 @@ export abstract class Handler implements AsyncDisposable {
    * @throws {RangeError} When a bound or timeout is not a positive number.
    */
   constructor(options: HandlerOptions = {}) {
-    this.level = getLevelNo(options.level ?? 0);
-    this.filters = [...(options.filters ?? [])];
+    options ??= {}; // null from JavaScript: no options
+    this.level = checkLevel(options.level ?? 0);
+    const filters: unknown = options.filters ?? [];
+    if (
+      !Array.isArray(filters) || filters.some((f) => typeof f !== "function")
+    ) {
+      throw new TypeError(
+        `filters must be an array of functions: received ${shown(filters)}`,
+      );
+    }
+    checkBoolean("dropNotices", options.dropNotices);
+    checkBoolean("caller", options.caller);
+    this.filters = [...filters];
     this.maxQueueRecords = options.maxQueueRecords ?? DEFAULT_MAX_QUEUE_RECORDS;
     this.maxQueueBytes = options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.overflow = options.overflow ?? "drop-newest";
@@ -156,6 +219,12 @@ export abstract class Handler implements AsyncDisposable {
     this.dropNotices = options.dropNotices ?? true;
     this.caller = options.caller ?? false;
     this.#onError = options.onError;
+    if (this.#onError !== undefined && typeof this.#onError !== "function") {
+      // Called inside a try: a value that is no function hid every error.
+      throw new TypeError(
+        `onError must be a function: received ${shown(this.#onError)}`,
+      );
+    }
     checkPositive("maxQueueRecords", this.maxQueueRecords);
     checkPositive("maxQueueBytes", this.maxQueueBytes);
     checkPositive("maxBatchBytes", this.maxBatchBytes);
@@ -179,7 +248,7 @@ export abstract class Handler implements AsyncDisposable {
    * @param level A level number or name.
    */
   setLevel(level: Level): void {
-    this.level = getLevelNo(level);
+    this.level = checkLevel(level);
   }
 
   /**
@@ -214,18 +283,21 @@ export abstract class Handler implements AsyncDisposable {
   /**
    * Handles a record as CPython's `Handler.handle`: when its level is at
    * least the handler's and the filters pass, emits it. A partial record is
-   * completed by `makeLogRecord` first. Never throws. After `close()`, the
-   * record is dropped (counted) and the result is `false`.
+   * completed by `makeLogRecord` first. Never throws. Once `close()` was
+   * called, a record that passes is dropped and the result is `false` (see
+   * {@linkcode Handler.emit}).
    *
    * @param record A record dict, or any part of one.
    * @returns Whether the record was emitted.
    */
   handle(record: LogRecordInit): boolean {
-    if (this.#closing) {
-      this.#dropped++;
-      return false;
+    if (typeof record !== "object" || record === null) {
+      this.#emitted++;
+      this.#failed++;
+      this.handleError(undefined, notARecord(record));
+      return true;
     }
-    if (this.#fast && this.filters.length === 0) {
+    if (this.#fast && this.filters.length === 0 && !this.#closing) {
       // Nothing needs a record object: the frame is written from `record`.
       const emitted = this.#emitted;
       try {
@@ -252,27 +324,46 @@ export abstract class Handler implements AsyncDisposable {
       full = toLogRecord(record);
       if (full.levelno < this.level || !this.filter(full)) return false;
     } catch (error) {
+      // Counted as the path without filters counts it (emitted and failed).
+      this.#emitted++;
       this.#failed++;
       this.handleError(record as LogRecordDict, error);
       return false;
     }
+    const closing = this.#closing;
     this.emit(full);
-    return true;
+    return !closing;
   }
 
   /**
    * Encodes the record and queues its frame for the send loop. Returns at
    * once; never throws. A record that cannot be encoded goes to
-   * `handleError` and is counted in `stats.failed`.
+   * `handleError` and is counted in `stats.failed`. Once `close()` was
+   * called, the record is dropped (counted): while `close()` runs, a drop
+   * notice tells the receiver; after it, `handleError` reports it.
    *
    * @param record A record dict, or any part of one.
    */
   emit(record: LogRecordInit): void {
-    if (this.#closing) {
-      this.#dropped++;
+    this.#emitted++;
+    if (typeof record !== "object" || record === null) {
+      this.#failed++;
+      this.handleError(undefined, notARecord(record));
       return;
     }
-    this.#emitted++;
+    if (this.#closing) {
+      if (!this.#closed && this.dropNotices) {
+        this.dropped(1, "closing");
+      } else {
+        this.#dropped++;
+        this.#lateDrops++;
+        this.handleError(
+          record as LogRecordDict,
+          closedReport(`${this.constructor.name} is closed`),
+        );
+      }
+      return;
+    }
     try {
       if (this.#inPlace) {
         writeFrame(record, this.#queueFrame);
@@ -285,6 +376,22 @@ export abstract class Handler implements AsyncDisposable {
       this.#failed++;
       this.handleError(record as LogRecordDict, error);
     }
+  }
+
+  /**
+   * Counts a record that could not be made, as `emit()` counts one it
+   * cannot encode (`stats.emitted` and `stats.failed`), and reports the
+   * error through `handleError`: for adapters, whose conversion of a
+   * framework's record (a formatter, an argument's getter) may throw.
+   * Never throws.
+   *
+   * @param record The part of the record made, if any.
+   * @param error Why it could not be made.
+   */
+  fail(record: LogRecordDict | undefined, error: unknown): void {
+    this.#emitted++;
+    this.#failed++;
+    this.handleError(record, error);
   }
 
   /**
@@ -502,8 +609,8 @@ export abstract class Handler implements AsyncDisposable {
    * error of each kind (permission, lookup, refused, encoding, ...) is
    * written at once; more of the same kind within 5 s are counted and
    * summed up in the next report of that kind. A report shows at most
-   * `MAX_QUOTED_CHARS` (300) characters of the record's message. Never logs through the handler
-   * itself.
+   * `MAX_QUOTED_CHARS` (300) characters of the record's message and 2,000
+   * of the error's text. Never logs through the handler itself.
    *
    * @param record The record being handled, if any.
    * @param error The error.
@@ -521,15 +628,14 @@ export abstract class Handler implements AsyncDisposable {
         }
         return;
       }
-      this.#reporter.report(kind, () => {
-        let text = "--- Logging error ---\n" +
-          (error instanceof Error ? formatError(error) : String(error));
+      const told = this.#reporter.report(kind, () => {
+        let text = "--- Logging error ---\n" + errorReport(error);
         if (record !== undefined) {
           let msg: string;
           try {
             msg = getMessage(record);
           } catch {
-            msg = String(record.msg);
+            msg = safeString(record.msg); // String() threw: no report at all
           }
           text += `\nLogged from ${this.constructor.name}: name=${
             clip(String(record.name))
@@ -537,10 +643,31 @@ export abstract class Handler implements AsyncDisposable {
         }
         return text;
       });
+      // The Reporter tells these with the next report of the kind; close()
+      // and exit tell them when there is none.
+      if (told) this.#unreported.delete(kind);
+      else this.#unreported.set(kind, (this.#unreported.get(kind) ?? 0) + 1);
     } catch {
       // Reporting must never throw into the caller.
     } finally {
       this.#reporting = false;
+    }
+  }
+
+  /**
+   * Tells, in one report, the errors rate-limited away since their kind's
+   * last report: a program that fails 3 records of a kind and closes saw 1.
+   */
+  #tellUnreported(): void {
+    if (this.#unreported.size === 0) return;
+    const lines = [...this.#unreported].map(([kind, n]) =>
+      `${n} more ${kind} errors were not reported (rate-limited)`
+    );
+    this.#unreported.clear();
+    try {
+      console.error(`--- Logging error ---\n${lines.join("\n")}`);
+    } catch {
+      // nowhere to report to
     }
   }
 
@@ -614,7 +741,10 @@ export abstract class Handler implements AsyncDisposable {
         if (i >= 0) this.#waiters.splice(i, 1);
         waiter.resolve(false);
       };
-      if (timeout !== undefined) timer = setTimeout(giveUp, timeout);
+      // Past a timer's range (Infinity), setTimeout would fire at once.
+      if (timeout !== undefined && !(timeout > MAX_TIMER_MS)) {
+        timer = setTimeout(giveUp, timeout);
+      }
       signal?.addEventListener("abort", giveUp, { once: true });
       this.#waiters.push(waiter);
       if (this.#loop === null) this.#loop = this.#run();
@@ -655,14 +785,17 @@ export abstract class Handler implements AsyncDisposable {
     globalThis.removeEventListener?.("beforeunload", this.#onBeforeUnload);
     globalThis.removeEventListener?.("unload", this.#onUnload);
     clearTimeout(this.#exitTimer);
-    const before = this.#dropped;
+    // Flushes still waiting will not see their records written.
+    this.#settle(true);
+    const before = this.#dropped - this.#lateDrops;
     const queued = this.#queue.clear();
     this.#dropped += queued;
     this.#done += queued;
     this.closeTransport();
     this.wake();
     if (this.#loop !== null) await this.#loop; // counts the batch in flight
-    const left = this.#dropped - before;
+    // Records logged meanwhile were reported one by one.
+    const left = this.#dropped - this.#lateDrops - before;
     if (left > 0 && !this.#abandoned) {
       this.handleError(
         undefined,
@@ -671,7 +804,28 @@ export abstract class Handler implements AsyncDisposable {
         ),
       );
     }
+    this.#tellUntold();
+    this.#tellUnreported();
     this.#settle(true);
+  }
+
+  /**
+   * Reports the drops whose notice never reached the receiver (it was down
+   * until the end): counted in `stats.dropped`, they were told to no one.
+   */
+  #tellUntold(): void {
+    const n = this.#owed;
+    if (n === 0) return;
+    const reason = this.#owedReasons.join(", ");
+    this.#owed = 0;
+    this.#owedReasons = [];
+    const error = dropReport(
+      `${n} log records were dropped (${reason}); the receiver was not told`,
+    );
+    // A kind of its own: not rate-limited behind the close or exit report.
+    error.name = "UntoldDrops";
+    error.stack = `${error.name}: ${error.message}`;
+    this.handleError(undefined, error);
   }
 
   /**
@@ -686,6 +840,7 @@ export abstract class Handler implements AsyncDisposable {
     this.#abandoned = true;
     this.#closing = true;
     this.#closed = true;
+    this.#settle(true); // flushes still waiting: their records are lost
     this.#dropped += left;
     this.#done += left;
     globalThis.removeEventListener?.("beforeunload", this.#onBeforeUnload);
@@ -697,6 +852,8 @@ export abstract class Handler implements AsyncDisposable {
         dropReport(`${left} log records were dropped (${reason})`),
       );
     }
+    this.#tellUntold();
+    this.#tellUnreported();
     try {
       this.closeTransport();
     } catch {

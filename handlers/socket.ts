@@ -14,7 +14,14 @@ import {
   Handler,
   TransmitError,
 } from "./handler.ts";
-import type { SocketHandlerOptions, TlsOptions } from "./_options.ts";
+import {
+  checkBoolean,
+  MAX_TIMER_MS,
+  shown,
+  type SocketHandlerOptions,
+  type TlsOptions,
+} from "./_options.ts";
+import { backOff, initialBackoff, mayAttempt } from "./_retry.ts";
 import { writeUnref } from "./_unref.ts";
 import { canUseWorker, IoWorker, WorkerConn } from "./_worker_conn.ts";
 
@@ -24,6 +31,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 /** Most ms the I/O worker may take to start (60-140 ms measured on a loaded machine). */
 const WORKER_START_TIMEOUT_MS = 10_000;
 const READ_BUFFER = 512;
+/** How much longer than connectTimeout the I/O worker may take to say how its attempt ended. */
+const WORKER_ANSWER_MS = 250;
 
 function isSocketError(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionRefused ||
@@ -129,8 +138,10 @@ export class SocketHandler extends Handler {
    * @param host Receiver host name or address; with `port` null, a Unix socket path.
    * @param port Receiver port (CPython's default is 9020), or null for a Unix socket.
    * @param options Queue, retry, TLS and timeout options.
-   * @throws {RangeError} For an impossible port, an empty host, or a retry
+   * @throws {RangeError} For an impossible port, an empty host, a Unix
+   * socket path longer than the OS takes (107 bytes; 103 on macOS), or a retry
    * value, timeout or queue bound that is not a positive number.
+   * @throws {TypeError} For `tls` settings or `onError` of the wrong type.
    */
   constructor(
     host: string,
@@ -138,28 +149,30 @@ export class SocketHandler extends Handler {
     options: SocketHandlerOptions = {},
   ) {
     super(options);
+    options ??= {}; // null from JavaScript: no options
     checkAddress(host, port);
+    checkBoolean("closeOnError", options.closeOnError);
+    checkBoolean("dropWhileDown", options.dropWhileDown);
+    checkBoolean("ioWorker", options.ioWorker);
     this.host = host;
     this.port = port;
     this.closeOnError = options.closeOnError ?? true;
-    this.retryStart = options.retryStart ?? 1;
-    this.retryMax = options.retryMax ?? 30;
-    this.retryFactor = options.retryFactor ?? 2;
-    this.retryPeriod = this.retryStart;
+    const backoff = initialBackoff(options);
+    this.retryStart = backoff.retryStart;
+    this.retryMax = backoff.retryMax;
+    this.retryFactor = backoff.retryFactor;
+    this.retryPeriod = backoff.retryPeriod;
     this.dropWhileDown = options.dropWhileDown ?? false;
-    this.tls = options.tls === true ? {} : options.tls || null;
+    this.tls = checkTls(options.tls);
     this.connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#useWorker = (options.ioWorker ?? true) && canUseWorker() &&
       this.makePickle === Handler.prototype.makePickle &&
       this.send === Handler.prototype.send &&
       this.transmit === SocketHandler.prototype.transmit;
-    checkPositive("retryStart", this.retryStart);
-    checkPositive("retryMax", this.retryMax);
-    checkPositive("retryFactor", this.retryFactor);
     checkPositive("connectTimeout", this.connectTimeout);
-    if (this.retryMax < this.retryStart) {
+    if (this.connectTimeout > MAX_TIMER_MS) {
       throw new RangeError(
-        `retryMax (${this.retryMax}) must be at least retryStart (${this.retryStart})`,
+        `connectTimeout must be at most ${MAX_TIMER_MS} ms: received ${this.connectTimeout}`,
       );
     }
     // Connecting takes ~57 event-loop turns in Deno: a burst logged right
@@ -200,7 +213,9 @@ export class SocketHandler extends Handler {
               conn.onWaiting = (poll) => this.pollHook = poll;
               return conn as unknown as Deno.Conn;
             }),
-            this.connectTimeout,
+            // The worker bounds the attempt by connectTimeout itself (and
+            // says why it failed); this bound is for a worker that does not answer.
+            this.connectTimeout + WORKER_ANSWER_MS,
           );
         });
       } catch (error) {
@@ -211,6 +226,8 @@ export class SocketHandler extends Handler {
     }
     const signal = AbortSignal.timeout(this.connectTimeout);
     let attempt: Promise<Deno.Conn>;
+    /** The TLS connection once its handshake is under way. */
+    let shaking: Deno.Conn | undefined;
     if (this.port === null) {
       attempt = Deno.connect({ transport: "unix", path: this.host });
     } else if (this.tls !== null) {
@@ -225,11 +242,12 @@ export class SocketHandler extends Handler {
             hostname: tls.hostname ?? this.host,
             caCerts: tls.caCerts,
           });
+          shaking = conn;
           try {
             await conn.handshake();
             return conn;
           } catch (error) {
-            conn.close();
+            closeQuietly(conn);
             throw error;
           }
         });
@@ -244,7 +262,14 @@ export class SocketHandler extends Handler {
           return conn;
         });
     }
-    return withTimeout(attempt, this.connectTimeout);
+    return withTimeout(attempt, this.connectTimeout, () => {
+      if (shaking === undefined) return undefined;
+      // A peer that takes TCP but never answers the handshake: most often a
+      // plain receiver (CPython's cookbook one) given `tls: true`. Reported,
+      // where a TimedOut would pass as a socket error, silent by closeOnError.
+      closeQuietly(shaking);
+      return tlsTimeout(this.host, this.port, this.connectTimeout);
+    });
   }
 
   /**
@@ -263,8 +288,7 @@ export class SocketHandler extends Handler {
 
   async #createSocket(): Promise<void> {
     const now = Date.now() / 1000;
-    const attempt = this.retryTime === null || now >= this.retryTime;
-    if (!attempt || this.sock !== null || this.closed) return;
+    if (!mayAttempt(this, now) || this.sock !== null || this.closed) return;
     try {
       const conn = await this.makeSocket();
       if (this.closed) {
@@ -277,7 +301,8 @@ export class SocketHandler extends Handler {
       this.#connections++;
       this.#watch(conn);
     } catch (error) {
-      this.#failedAttempt(now);
+      if (this.closed) return; // the attempt was cut short by close()
+      backOff(this, now);
       // closeOnError keeps socket errors (refused, reset, timed out) silent,
       // as CPython's; a missing permission or a failed lookup is reported.
       this.handleError(undefined, error);
@@ -291,17 +316,6 @@ export class SocketHandler extends Handler {
         this.dropQueued(null); // no notice can reach the receiver
       }
     }
-  }
-
-  /** CPython's backoff step after a failed attempt made at `now` (seconds). */
-  #failedAttempt(now: number): void {
-    if (this.retryTime === null) {
-      this.retryPeriod = this.retryStart;
-    } else {
-      this.retryPeriod = this.retryPeriod * this.retryFactor;
-      if (this.retryPeriod > this.retryMax) this.retryPeriod = this.retryMax;
-    }
-    this.retryTime = now + this.retryPeriod;
   }
 
   /**
@@ -486,7 +500,7 @@ export class SocketHandler extends Handler {
     }
     if (this.sock === conn) {
       this.sock = null;
-      if (!this.#carried) this.#failedAttempt(Date.now() / 1000);
+      if (!this.#carried) backOff(this, Date.now() / 1000);
     }
     try {
       conn.close();
@@ -501,7 +515,12 @@ export class SocketHandler extends Handler {
     if (
       this.#retryTimer !== undefined || this.closed || this.retryTime === null
     ) return;
-    const delay = Math.max(0, this.retryTime * 1000 - Date.now());
+    // Clamped: past MAX_TIMER_MS setTimeout fires after 1 ms, and the loop
+    // woke every millisecond until retryTime.
+    const delay = Math.min(
+      MAX_TIMER_MS,
+      Math.max(0, this.retryTime * 1000 - Date.now()),
+    );
     const timer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.wake();
@@ -509,6 +528,41 @@ export class SocketHandler extends Handler {
     Deno.unrefTimer(timer); // an idle retry must not keep the program alive
     this.#retryTimer = timer;
   }
+}
+
+/**
+ * The TLS settings `tls` asks for, or null; a TypeError for the wrong
+ * types (Deno.startTls said "expected type v8::data::Array" at each attempt).
+ */
+function checkTls(tls: unknown): TlsOptions | null {
+  if (tls === undefined || tls === false || tls === null) return null;
+  if (tls === true) return {};
+  if (typeof tls !== "object") {
+    throw new TypeError(
+      `tls must be true, false or { caCerts, hostname }: received ${
+        shown(tls)
+      }`,
+    );
+  }
+  const { caCerts, hostname } = tls as TlsOptions;
+  if (
+    caCerts !== undefined &&
+    (!Array.isArray(caCerts) || caCerts.some((c) => typeof c !== "string"))
+  ) {
+    throw new TypeError(
+      `tls.caCerts must be an array of PEM strings: received ${
+        Array.isArray(caCerts)
+          ? "an array holding other values"
+          : shown(caCerts)
+      }`,
+    );
+  }
+  if (hostname !== undefined && typeof hostname !== "string") {
+    throw new TypeError(
+      `tls.hostname must be a string: received ${shown(hostname)}`,
+    );
+  }
+  return tls as TlsOptions;
 }
 
 /** Whether `ready` resolved within `ms`. */
@@ -520,9 +574,32 @@ function readyWithin(ready: Promise<void>, ms: number): Promise<boolean> {
   ]).finally(() => clearTimeout(timer));
 }
 
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** A TLS handshake that got no answer within `ms`: reported, not a socket error. */
+function tlsTimeout(host: string, port: number | null, ms: number): Error {
+  const error = new Error(
+    `TLS handshake with ${host}:${port} got no answer in ${ms} ms: does the receiver speak TLS?`,
+  );
+  error.name = "TlsHandshakeTimeout";
+  error.stack = `${error.name}: ${error.message}`;
+  return error;
+}
+
+/**
+ * `attempt`, rejected after `ms` with what `onTimeout` returns (or a
+ * TimedOut); a connection made later is closed.
+ */
 function withTimeout<T extends Deno.Conn>(
   attempt: Promise<T>,
   ms: number,
+  onTimeout?: () => Error | undefined,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timedOut = false;
@@ -530,7 +607,10 @@ function withTimeout<T extends Deno.Conn>(
     timer = setTimeout(() => {
       timedOut = true;
       reject(
-        new Deno.errors.TimedOut(`Connection attempt took more than ${ms} ms`),
+        onTimeout?.() ??
+          new Deno.errors.TimedOut(
+            `Connection attempt took more than ${ms} ms`,
+          ),
       );
     }, ms);
   });

@@ -123,13 +123,13 @@ export interface LoadsOptions {
  * @example Catch a bad pickle
  * ```ts
  * import { loads, PickleDecodeError } from "@pysocklog/pysocklog";
- * import { ok } from "node:assert/strict";
+ * import { throws } from "node:assert/strict";
  *
- * try {
- *   loads(new Uint8Array([0x80, 2, 0x58, 0xff, 0xff]));
- * } catch (error) {
- *   ok(error instanceof PickleDecodeError);
- * }
+ * // A str whose length runs past the end of the input.
+ * throws(
+ *   () => loads(new Uint8Array([0x80, 2, 0x58, 0xff, 0xff])),
+ *   PickleDecodeError,
+ * );
  * ```
  */
 export class PickleDecodeError extends Error {

@@ -377,7 +377,8 @@ function putObject(w: Writer, v: object, memo: Memo, stack: Frame[]): boolean {
 
 /**
  * A value Python can hash, for a dict key or a set item: an array becomes a
- * tuple, a container Python cannot hash becomes its `String()`.
+ * tuple (a tuple's items are made hashable too), a container Python cannot
+ * hash becomes its `String()`.
  */
 function hashable(v: unknown, depth: number): unknown {
   if (typeof v !== "object" || v === null) return v;
@@ -386,7 +387,11 @@ function hashable(v: unknown, depth: number): unknown {
     v instanceof Error
   ) return v;
   if (Array.isArray(v) && depth < MAX_KEY_DEPTH) {
-    return isTuple(v) ? v : tuple(...v.map((x) => hashable(x, depth + 1)));
+    const items = v.map((x) => hashable(x, depth + 1));
+    // A tuple stays itself (and memoized) unless an item had to change.
+    return isTuple(v) && items.every((x, i) => x === v[i])
+      ? v
+      : tuple(...items);
   }
   return safeString(v);
 }

@@ -16,7 +16,9 @@ import type { Writer } from "../pickle/_writer.ts";
  * @example
  * ```ts
  * import { DEFAULT_TCP_LOGGING_PORT } from "@pysocklog/pysocklog";
- * console.log(DEFAULT_TCP_LOGGING_PORT); // 9020
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(DEFAULT_TCP_LOGGING_PORT, 9020);
  * ```
  */
 export const DEFAULT_TCP_LOGGING_PORT = 9020;
@@ -27,7 +29,9 @@ export const DEFAULT_TCP_LOGGING_PORT = 9020;
  * @example
  * ```ts
  * import { DEFAULT_UDP_LOGGING_PORT } from "@pysocklog/pysocklog";
- * console.log(DEFAULT_UDP_LOGGING_PORT); // 9021
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(DEFAULT_UDP_LOGGING_PORT, 9021);
  * ```
  */
 export const DEFAULT_UDP_LOGGING_PORT = 9021;

@@ -87,7 +87,8 @@ export interface LogRecordDict extends LogRecordFields {
 
 /**
  * What {@linkcode makeLogRecord} accepts: any part of a
- * {@linkcode LogRecordDict}. `created` may be a `Date`; `exc_info` may be an
+ * {@linkcode LogRecordDict}. `created` may be a `Date` (an invalid one, or
+ * a number that is not finite, counts as unknown: now); `exc_info` may be an
  * Error (it fills `exc_text`); `levelno` or `levelname` alone fills both.
  */
 export type LogRecordInit = Partial<Omit<LogRecordFields, "created">> & {
@@ -279,10 +280,13 @@ export function setStandard(record: LogRecordDict, init: LogRecordInit): void {
     levelno = NOTSET;
     levelname = getLevelName(NOTSET);
   }
-  const created = init.created instanceof Date
+  const given = init.created instanceof Date
     ? init.created.getTime() / MS_PER_S
-    : typeof init.created === "number"
-    ? init.created
+    : init.created;
+  // An invalid Date, NaN or ±Infinity is unknown too: Python's Formatter
+  // cannot format such a time (time.localtime raises ValueError).
+  const created = typeof given === "number" && Number.isFinite(given)
+    ? given
     : Date.now() / MS_PER_S;
   const createdMs = created * MS_PER_S;
   const pathname = typeof init.pathname === "string"

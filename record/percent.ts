@@ -162,7 +162,12 @@ export function percentFormat(
   const { text, conversions } = compile(format);
   let next = 0;
   const take = (): unknown => {
-    if (args === null || next >= args.length) {
+    if (args === null) {
+      // As Python's `"%s" % mapping`: the mapping itself, once.
+      if (mapping !== null && next++ === 0) return mapping;
+      throw new TypeError("not enough arguments for format string");
+    }
+    if (next >= args.length) {
       throw new TypeError("not enough arguments for format string");
     }
     return args[next++];
@@ -183,6 +188,7 @@ export function percentFormat(
       if (value === undefined && !(c.key in mapping)) {
         throw new TypeError(`KeyError: '${c.key}'`);
       }
+      next = 1; // as CPython: no `%s` of the mapping after a `%(key)s`
     } else {
       value = take();
     }
@@ -260,7 +266,7 @@ function convert(
     case "i":
     case "u": {
       const i = typeof n === "bigint" ? n : Math.trunc(n) + 0; // int(-0.0) is 0
-      return sign(i) + (i < 0 ? -i : i).toString();
+      return sign(i) + digits(i < 0 ? -i : i);
     }
     case "o":
     case "x":
@@ -301,7 +307,11 @@ function convert(
       } else {
         body = fixed(a, Math.max(0, q - 1 - exp));
       }
-      if (!flags.includes("#")) body = body.replace(/\.?0+(?=e|$)/, "");
+      // Only a fraction's zeros: "100" and "1e+20" keep theirs; with `#`
+      // the zeros stay and the point is always written ("100.").
+      if (!flags.includes("#")) {
+        if (body.includes(".")) body = body.replace(/\.?0+(?=e|$)/, "");
+      } else if (!body.includes(".")) body = body.replace(/(?=e|$)/, ".");
     }
   }
   if (conv === "E" || conv === "G") body = body.toUpperCase();
@@ -324,6 +334,10 @@ const TIE_DIGITS = 30;
  * digit (JavaScript rounds it up).
  */
 export function fixed(a: number, p: number): string {
+  // toFixed writes 1e21 and more as "1e+21"; such a double is an integer.
+  if (a >= TO_FIXED_LIMIT) {
+    return digits(a) + (p > 0 ? "." + "0".repeat(p) : "");
+  }
   const s = a.toFixed(p);
   if (p + TIE_DIGITS > MAX_DIGITS) return s;
   if (p < POWERS_OF_TEN.length) {
@@ -343,6 +357,16 @@ export function fixed(a: number, p: number): string {
     long.slice(0, p === 0 ? dot : dot + 1 + p),
     long.slice(dot + 1 + p),
   );
+}
+
+/** Where toFixed and String() of a number switch to exponent notation. */
+const TO_FIXED_LIMIT = 1e21;
+
+/** Every decimal digit of a non-negative integer (String() gives "1e+21"). */
+function digits(i: number | bigint): string {
+  return typeof i === "number" && i >= TO_FIXED_LIMIT
+    ? BigInt(i).toString()
+    : i.toString();
 }
 
 /** `a.toExponential(p)` with Python's rounding and a 2-digit exponent. */

@@ -190,3 +190,56 @@ for (let i = 0; i < 10; i++) h.handle({ msg: "n=" + i });
     await rx.stop();
   }
 });
+
+Deno.test("UDP: the socket is made with CPython's backoff, by the names CPython's DatagramHandler inherits (createSocket, retryStart ... retryPeriod)", async () => {
+  const errors: string[] = [];
+  const h = new DatagramHandler("no.such.host.invalid", 9021, {
+    retryStart: 0.2,
+    retryFactor: 2,
+    retryMax: 0.5,
+    closeTimeout: 300, // the notice it owes cannot be sent: no socket
+    onError: (e) => errors.push(String(e)),
+  });
+  try {
+    equal(h.retryTime, null);
+    equal(h.retryPeriod, 0.2);
+    const periods: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = Date.now() / 1000;
+      await h.createSocket();
+      equal(h.sock, null);
+      periods.push(h.retryPeriod);
+      ok(h.retryTime !== null && h.retryTime >= before + h.retryPeriod - 0.01);
+      // No attempt before retryTime: nothing more is reported.
+      const reported = errors.length;
+      await h.createSocket();
+      equal(errors.length, reported, "an attempt before retryTime");
+      await new Promise((r) =>
+        setTimeout(r, (h.retryTime! * 1000) - Date.now() + 20)
+      );
+    }
+    deepEqual(periods, [0.2, 0.4, 0.5]);
+    ok(errors.length >= 1, "the failed lookup was reported");
+    // Records logged while waiting for retryTime are dropped (counted).
+    await h.createSocket();
+    h.handle({ msg: "while down" });
+    equal(h.stats.dropped, 1);
+  } finally {
+    await h.close();
+  }
+  // The options are checked up front, as SocketHandler's.
+  for (
+    const options of [{ retryStart: 0 }, { retryFactor: NaN }, {
+      retryStart: 5,
+      retryMax: 2,
+    }]
+  ) {
+    let threw: unknown;
+    try {
+      new DatagramHandler("127.0.0.1", 9021, options);
+    } catch (error) {
+      threw = error;
+    }
+    ok(threw instanceof RangeError, JSON.stringify(options));
+  }
+});

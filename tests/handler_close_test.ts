@@ -92,12 +92,20 @@ Deno.test("flush({ timeout }) resolves true once the records are written", async
 
 Deno.test("handle() after close() returns false and counts the record dropped", async () => {
   const rx = await PyReceiver.start("tcp");
-  const h = new SocketHandler("127.0.0.1", rx.port);
+  const errors: unknown[] = [];
+  const h = new SocketHandler("127.0.0.1", rx.port, {
+    onError: (e) => errors.push(e),
+  });
   equal(h.handle({ msg: "before" }), true);
   await h.close();
   equal(h.handle({ msg: "after" }), false);
   equal(h.handle({ name: "x", levelno: 50, msg: "after" }), false);
   equal(h.stats.dropped, 2);
+  equal(
+    errors.length,
+    2,
+    "reported (to stderr, rate-limited, without onError)",
+  );
   await rx.waitFor(1);
   await rx.stop();
   equal(rx.records.length, 1);
@@ -205,8 +213,9 @@ console.error(JSON.stringify({ closeMs: performance.now() - t0, ...h.stats }));
   ok(r.err.includes("NotCapable"), r.err);
   const blocks = r.err.split("--- Logging error ---").length - 1;
   // NotCapable, the first TypeError and the RangeError: one report each;
-  // the two further TypeErrors are suppressed.
-  equal(blocks, 3, r.err);
+  // the two further TypeErrors are suppressed, and counted at close().
+  equal(blocks, 4, r.err);
+  ok(r.err.includes("2 more TypeError errors were not reported"), r.err);
   ok(r.err.includes("RangeError"), r.err);
   ok(r.err.length < 5_000, `stderr is ${r.err.length} characters`);
   const s = JSON.parse(r.err.trim().split("\n").at(-1)!);
