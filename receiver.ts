@@ -318,15 +318,28 @@ export interface Receiver
  *
  * @param options Transport, address, limits and error reporting.
  * @returns The receiver, already listening.
- * @throws {RangeError} for a limit that is not a positive number.
+ * @throws {RangeError} for a limit that is not a positive number, or a
+ *   port that is not an integer from 0 to 65535.
+ * @throws {TypeError} for an unknown transport, or `"unix"` without a path.
  */
 export async function listen(options: ListenOptions = {}): Promise<Receiver> {
   const transport = options.transport ?? "tcp";
   if (transport !== "tcp" && transport !== "udp" && transport !== "unix") {
     throw new TypeError(`Unknown transport ${JSON.stringify(transport)}`);
   }
-  if (transport === "unix" && options.path === undefined) {
+  if (transport === "unix" && !options.path) {
+    // An empty path listened on a random abstract socket.
     throw new TypeError('listen({ transport: "unix" }) needs a path');
+  }
+  const port = options.port;
+  if (
+    port !== undefined && transport !== "unix" &&
+    !(Number.isInteger(port) && port >= 0 && port <= 65535)
+  ) {
+    // node:dgram took -1 as 65535 and 1.5 as 1.
+    throw new RangeError(
+      `listen(): port must be an integer from 0 to 65535, got ${String(port)}`,
+    );
   }
   const r = new ReceiverImpl(options);
   if (transport === "udp") {
