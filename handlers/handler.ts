@@ -64,6 +64,9 @@ export {
   TransmitError,
 } from "./_options.ts";
 
+/** Period of the timer that keeps a program alive while a flush() waits (it does nothing). */
+const KEEP_ALIVE_MS = 60 * 60 * 1000;
+
 /** The level number of `level`; a RangeError for NaN (every record passed). */
 function checkLevel(level: Level): number {
   const n = getLevelNo(level);
@@ -171,6 +174,9 @@ export abstract class Handler implements AsyncDisposable {
   #inFlightBytes = 0;
   #inFlight = 0;
   #waiters: FlushWaiter[] = [];
+  /** flush() and close() calls waiting, and the timer that holds the program meanwhile. */
+  #holds = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   #wakeUp: (() => void) | null = null;
   #loop: Promise<void> | null = null;
   /** Open the transport even with nothing queued (an eager connection). */
@@ -680,6 +686,8 @@ export abstract class Handler implements AsyncDisposable {
    * that may be never. With a `timeout` or a `signal` it resolves `true`
    * when every record queued before the call left the queue, and `false`
    * when it gave up first (or the handler closed with records left).
+   * While it waits, the program stays alive (an idle handler never holds
+   * it): bound the wait with `timeout` where the receiver may be down.
    *
    * @example Bounded by a timeout
    * ```ts
@@ -715,6 +723,26 @@ export abstract class Handler implements AsyncDisposable {
     return options === undefined ? done.then(() => {}) : done;
   }
 
+  /**
+   * Keeps the program alive while a flush() or close() waits: the handler's
+   * I/O is unref'd (an unclosed handler must not hold a program), so an
+   * awaited flush() whose frames the I/O worker was writing could end the
+   * event loop first ("Promise resolution is still pending").
+   */
+  #hold(): void {
+    if (this.#holds++ === 0) {
+      this.#keepAlive = setInterval(() => {}, KEEP_ALIVE_MS); // a ref'd timer
+    }
+  }
+
+  /** Ends a {@linkcode Handler.#hold}. */
+  #release(): void {
+    if (--this.#holds === 0) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+
   /** Waits until the frames queued so far (and, with `notice`, any notice owed) are written. */
   #wait(
     notice: boolean,
@@ -727,12 +755,17 @@ export abstract class Handler implements AsyncDisposable {
     if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      this.#hold();
       const waiter: FlushWaiter = {
         target,
         notice,
         resolve: (done) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
           signal?.removeEventListener("abort", giveUp);
+          this.#release();
           resolve(done);
         },
       };
