@@ -312,6 +312,7 @@ async function runListen(
   }
 }
 
+/** The lines of stdin, without their line ends (\n or \r\n). */
 async function* stdinLines(): AsyncGenerator<string> {
   let rest = "";
   for await (
@@ -320,11 +321,11 @@ async function* stdinLines(): AsyncGenerator<string> {
     rest += chunk;
     let nl: number;
     while ((nl = rest.indexOf("\n")) >= 0) {
-      yield rest.slice(0, nl);
+      yield rest.slice(0, nl > 0 && rest[nl - 1] === "\r" ? nl - 1 : nl);
       rest = rest.slice(nl + 1);
     }
   }
-  if (rest !== "") yield rest;
+  if (rest !== "") yield rest.endsWith("\r") ? rest.slice(0, -1) : rest;
 }
 
 /** Fails early, in one line, when Deno would refuse the connection. */

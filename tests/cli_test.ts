@@ -54,9 +54,17 @@ Deno.test("cli: send -> listen --json, with --level filtering", async () => {
       )).code,
       0,
     );
-    await until(() => rx.lines.length >= 4);
-    equal(rx.lines.length, 4);
-    const [a, b, c, d] = rx.lines.map((l) => JSON.parse(l));
+    // Lines of a CRLF file lose their \r too, the last one included.
+    equal(
+      (await send(["--port", port, "--level", "WARNING"], "crlf\r\nlast\r"))
+        .code,
+      0,
+    );
+    await until(() => rx.lines.length >= 6);
+    equal(rx.lines.length, 6);
+    const [a, b, c, d, e, f] = rx.lines.map((l) => JSON.parse(l));
+    equal(e.msg, "crlf");
+    equal(f.msg, "last");
     equal(a.name, "ops.disk");
     equal(a.levelname, "ERROR");
     equal(a.msg, "disk");
