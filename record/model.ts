@@ -89,12 +89,17 @@ export interface LogRecordDict extends LogRecordFields {
  * What {@linkcode makeLogRecord} accepts: any part of a
  * {@linkcode LogRecordDict}. `created` may be a `Date` (an invalid one, or
  * a number that is not finite, counts as unknown: now); `exc_info` may be an
- * Error (it fills `exc_text`); `levelno` or `levelname` alone fills both.
+ * Error (it fills `exc_text`); `levelno` or `levelname` alone fills both;
+ * `stack_info: true` asks for the stack of the call, as CPython's
+ * `logger.info(msg, stack_info=True)` does.
  */
-export type LogRecordInit = Partial<Omit<LogRecordFields, "created">> & {
-  created?: number | Date;
-  [key: string]: unknown;
-};
+export type LogRecordInit =
+  & Partial<Omit<LogRecordFields, "created" | "stack_info">>
+  & {
+    created?: number | Date;
+    stack_info?: string | boolean | null;
+    [key: string]: unknown;
+  };
 
 const STANDARD = RECORD_KEY_SET;
 /** Names Python's formatters set on a record: never extra keys. */
@@ -226,6 +231,44 @@ function excText(excInfo: unknown): string | null {
   return str(excInfo);
 }
 
+/** Most frames a `stack_info: true` captures (this package's included). */
+const STACK_INFO_FRAMES = 50;
+/** Where this package's code lies: its frames are left out of a stack_info. */
+const OWN_CODE = [
+  "record/",
+  "handlers/",
+  "pickle/",
+  "adapters/",
+  "util/",
+  "logtape.ts",
+  "std_log.ts",
+].map((path) => new URL(`../${path}`, import.meta.url).href);
+
+/**
+ * `stack_info` as CPython has it, a str or None: `true` asks for the stack
+ * of the call, written as CPython writes it ("Stack (most recent call
+ * last):", outermost first) with this package's own frames left out; a
+ * Python receiver's Formatter failed on a `True` ("can only concatenate
+ * str"), losing the record there.
+ */
+function stackInfo(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (value === undefined || value === null || value === false) return null;
+  if (value !== true) return str(value);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = STACK_INFO_FRAMES;
+  let stack: string;
+  try {
+    stack = new Error().stack ?? "";
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  const frames = stack.split("\n").slice(1)
+    .filter((line) => !OWN_CODE.some((dir) => line.includes(dir)))
+    .map((line) => `  ${line.trim()}`);
+  return ["Stack (most recent call last):", ...frames.reverse()].join("\n");
+}
+
 /**
  * A record with every standard key, in CPython's order, to be set.
  *
@@ -310,7 +353,7 @@ export function setStandard(record: LogRecordDict, init: LogRecordInit): void {
       : stripExtension(record.filename));
   record.exc_info = null;
   record.exc_text = init.exc_text ?? excText(excInfo);
-  record.stack_info = init.stack_info ?? null;
+  record.stack_info = stackInfo(init.stack_info);
   record.lineno = init.lineno ?? 0;
   record.funcName = init.funcName ?? UNKNOWN_FUNCTION;
   record.created = created;

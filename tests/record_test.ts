@@ -1,6 +1,6 @@
 // Records judged by CPython: makePickle's frames go through
 // logging.makeLogRecord(pickle.loads(...)) and a logging.Formatter.
-import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import {
   getLevelName,
   getLevelNo,
@@ -482,4 +482,32 @@ Deno.test("a handler's frame written from a partial record is byte for byte make
   }
   // About 4 in 10 records draw a "message" extra, which both refuse alike.
   ok(fastOnes > 1_500, `${fastOnes} records compared`);
+});
+
+Deno.test("stack_info: true is the stack of the call, as CPython's stack_info=True gives it; a Python Formatter prints it", async () => {
+  function logsWithStack() {
+    return [
+      makePickle({ name: "app", msg: "where", stack_info: true }),
+      makePickle(makeLogRecord({ name: "app", msg: "made", stack_info: true })),
+      makePickle({ name: "app", msg: "off", stack_info: false }),
+    ];
+  }
+  const frames = logsWithStack();
+  const out = await runPython(
+    [pyScript("record_judge.py")],
+    lengthPrefixed(frames.map((f) => f.subarray(4))),
+  );
+  const [a, b, c] = out.trim().split("\n").map((l) => JSON.parse(l));
+  for (const r of [a, b]) {
+    equal(r.types.stack_info, "str");
+    const lines = r.dict.stack_info.split("\n");
+    equal(lines[0], "Stack (most recent call last):");
+    // Most recent call last: the function that logged ends the stack, and
+    // none of pysocklog's own frames are in it.
+    match(lines.at(-1), /logsWithStack/);
+    ok(!/record\/|handlers\//.test(r.dict.stack_info), r.dict.stack_info);
+    // CPython's Formatter appends it (it raised TypeError on a True).
+    ok(r.formatted.endsWith(r.dict.stack_info), r.formatted);
+  }
+  equal(c.dict.stack_info, null);
 });
