@@ -1,0 +1,177 @@
+// Audit of `pysocklog view`: hostile records from CPython's SocketHandler,
+// in a real headless Chromium, bounded in what they cost the page.
+import { equal, ok } from "node:assert/strict";
+import { Browser, findChromium, type Page } from "./_browser/cdp.ts";
+import {
+  nextFrames,
+  pageStatus,
+  rows,
+  startViewer,
+  tcpPort,
+} from "./_viewer_load.ts";
+import { MAX_CONTAINER_ITEMS, renderRecord } from "../viewer/_render.ts";
+
+/** Short extra keys: as many as fit in one record's 256 KiB for the page. */
+const MANY_EXTRAS = 30_000;
+/** Dotted parts of one logger name: 2,000 froze the page for minutes. */
+const DEEP_LOGGER_PARTS = 2_000;
+/** The page's MAX_TREE_DEPTH. */
+const MAX_TREE_DEPTH = 32;
+
+Deno.test("viewer renderRecord: a record of many short extras is cut at MAX_CONTAINER_ITEMS keys, as any dict", () => {
+  const record: Record<string, unknown> = { name: "x", msg: "m" };
+  for (let i = 0; i < 5_000; i++) record[`k${i}`] = i;
+  const out = JSON.parse(renderRecord(record));
+  const keys = Object.keys(out);
+  // The keys kept, and the marker saying how many were left out.
+  equal(keys.length, MAX_CONTAINER_ITEMS + 1);
+  equal(out.name, "x");
+  equal(out.msg, "m");
+  equal(out["…"], `${5_002 - MAX_CONTAINER_ITEMS} more keys`);
+});
+
+async function runPython(code: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command("python3", {
+    args: ["-c", code, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+}
+
+const MANY_EXTRAS_SENDER = `
+import itertools, logging, logging.handlers, string, sys
+h = logging.handlers.SocketHandler("127.0.0.1", int(sys.argv[1]))
+log = logging.getLogger("many")
+log.propagate = False
+log.addHandler(h)
+chars = string.ascii_letters + string.digits
+keys = ["".join(p) for p in itertools.islice(
+    itertools.product(chars, repeat=3), int(sys.argv[2]))]
+log.error("many extras", extra={k: 0 for k in keys})
+h.close()
+`;
+
+const DEEP_LOGGER_SENDER = `
+import logging, logging.handlers, sys
+h = logging.handlers.SocketHandler("127.0.0.1", int(sys.argv[1]))
+log = logging.getLogger(".".join("p%d" % i for i in range(int(sys.argv[2]))))
+log.propagate = False
+log.addHandler(h)
+log.warning("deep logger")
+logging.getLogger("shallow.one").addHandler(h)
+logging.getLogger("shallow.one").warning("shallow")
+h.close()
+`;
+
+async function openViewer(page: Page, url: string) {
+  await page.goto(url);
+  await page.waitFor(
+    `document.getElementById("status").dataset.connected === "true"`,
+  );
+}
+
+async function manyExtras(browser: Browser) {
+  await using viewer = await startViewer();
+  const page = await browser.newPage();
+  try {
+    await openViewer(page, viewer.url);
+    await runPython(
+      MANY_EXTRAS_SENDER,
+      String(tcpPort(viewer)),
+      String(MANY_EXTRAS),
+    );
+    await page.waitFor(
+      `document.getElementById("status").dataset.received === "1"`,
+    );
+    await nextFrames(page);
+    const [row] = await rows(page);
+    equal(row.msg, "many extras");
+    await page.clickAt(row.x, row.y);
+    await page.waitFor(`!document.getElementById("detail").hidden`);
+    // Before the fix: 30,000 extra keys, 90,000 elements, 1.5 s per click.
+    const shown = await page.eval<number>(
+      `document.querySelectorAll("#detail-extra dt").length`,
+    );
+    ok(shown <= MAX_CONTAINER_ITEMS, `${shown} extra keys in the detail pane`);
+    equal(
+      await page.eval(
+        `[...document.querySelectorAll("#detail-extra dt")].at(-1).textContent`,
+      ),
+      "…",
+    );
+  } finally {
+    await page.close();
+  }
+}
+
+async function deepLogger(browser: Browser) {
+  await using viewer = await startViewer();
+  const page = await browser.newPage();
+  try {
+    await openViewer(page, viewer.url);
+    await runPython(
+      DEEP_LOGGER_SENDER,
+      String(tcpPort(viewer)),
+      String(DEEP_LOGGER_PARTS),
+    );
+    // Before the fix the page froze here (each evaluate timed out at 20 s).
+    await page.waitFor(
+      `document.getElementById("status").dataset.received === "2"`,
+    );
+    await nextFrames(page);
+    equal((await rows(page)).map((r) => r.msg).join(), "deep logger,shallow");
+    const depth = await page.eval<number>(`(() => {
+      let deepest = 0;
+      for (const li of document.querySelectorAll("#tree li")) {
+        let d = 0;
+        for (let n = li; n && n.id !== "tree"; n = n.parentElement) {
+          if (n.tagName === "LI") d++;
+        }
+        deepest = Math.max(deepest, d);
+      }
+      return deepest;
+    })()`);
+    equal(depth, MAX_TREE_DEPTH);
+    ok(
+      (await page.eval<string>(
+        `document.getElementById("tree-note").textContent`,
+      )).includes(`${MAX_TREE_DEPTH} levels`),
+    );
+    // The deep logger still has its branch: switching it off hides it.
+    await page.click(`#tree li[data-logger="p0"] > label > input`);
+    await nextFrames(page);
+    await page.waitFor(
+      `document.getElementById("status").dataset.shown === "1"`,
+    );
+    equal((await rows(page)).map((r) => r.msg).join(), "shallow");
+    equal((await pageStatus(page)).kept, "2");
+  } finally {
+    await page.close();
+  }
+}
+
+const chromium = findChromium();
+if (chromium === null) {
+  console.log("SKIP viewer audit browser tests: no chromium found");
+} else {
+  Deno.test("viewer audit in headless Chromium", async (t) => {
+    const browser = await Browser.launch(chromium);
+    try {
+      await t.step(
+        `${
+          MANY_EXTRAS.toLocaleString("en-US")
+        } extra keys from CPython: the detail pane shows at most ${MAX_CONTAINER_ITEMS}`,
+        () => manyExtras(browser),
+      );
+      await t.step(
+        `a logger name of ${
+          DEEP_LOGGER_PARTS.toLocaleString("en-US")
+        } parts: the tree stops at ${MAX_TREE_DEPTH} levels, the page stays live`,
+        () => deepLogger(browser),
+      );
+    } finally {
+      await browser.close();
+    }
+  });
+}
