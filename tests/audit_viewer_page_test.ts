@@ -17,6 +17,10 @@ const MANY_EXTRAS = 30_000;
 const DEEP_LOGGER_PARTS = 2_000;
 /** The page's MAX_TREE_DEPTH. */
 const MAX_TREE_DEPTH = 32;
+/** The page's MAX_ROW_CHARS. */
+const MAX_ROW_CHARS = 500;
+/** Characters of each of logger, path, function and host in the wide records. */
+const WIDE_CHARS = 30_000;
 
 Deno.test("viewer renderRecord: a record of many short extras is cut at MAX_CONTAINER_ITEMS keys, as any dict", () => {
   const record: Record<string, unknown> = { name: "x", msg: "m" };
@@ -61,6 +65,19 @@ log.addHandler(h)
 log.warning("deep logger")
 logging.getLogger("shallow.one").addHandler(h)
 logging.getLogger("shallow.one").warning("shallow")
+h.close()
+`;
+
+const WIDE_SENDER = `
+import logging, logging.handlers, sys
+h = logging.handlers.SocketHandler("127.0.0.1", int(sys.argv[1]))
+w = int(sys.argv[2])
+for i in range(20):
+    log = logging.getLogger(("n%d" % i) + "x" * w)
+    log.propagate = False
+    log.addHandler(h)
+    log.handle(log.makeRecord(log.name, 30, ("p%d" % i) + "y" * w + ".py", 7,
+        "wide %d", (i,), None, func="f" + "z" * w, extra={"host": "h" + "w" * w}))
 h.close()
 `;
 
@@ -151,6 +168,45 @@ async function deepLogger(browser: Browser) {
   }
 }
 
+async function wideFields(browser: Browser) {
+  await using viewer = await startViewer();
+  const page = await browser.newPage();
+  try {
+    await openViewer(page, viewer.url);
+    await runPython(WIDE_SENDER, String(tcpPort(viewer)), String(WIDE_CHARS));
+    await page.waitFor(
+      `document.getElementById("status").dataset.received === "20"`,
+    );
+    await nextFrames(page);
+    const drawn = await rows(page);
+    equal(drawn.length, 20);
+    // Before the fix each of these cells held 30,000 characters (a redraw
+    // took 250-500 ms instead of 12; only the message was cut).
+    for (const r of drawn) {
+      ok(r.name.length <= MAX_ROW_CHARS + 1, `logger ${r.name.length}`);
+      ok(r.from.length <= MAX_ROW_CHARS + 1, `sender ${r.from.length}`);
+      // The path is cut at its start: the file and line stay in view.
+      ok(r.src.length <= 2 * MAX_ROW_CHARS + 10, `source ${r.src.length}`);
+      ok(r.src.startsWith("…") && r.src.includes("yyy.py:7 fzzz"), r.src);
+    }
+    const labels = await page.eval<number[]>(
+      `[...document.querySelectorAll("#tree .name")].map((n) => n.textContent.length)`,
+    );
+    equal(labels.length, 20);
+    ok(Math.max(...labels) <= MAX_ROW_CHARS + 1, `tree label ${labels}`);
+    // The detail pane has all of it.
+    await page.clickAt(drawn[0].x, drawn[0].y);
+    await page.waitFor(`!document.getElementById("detail").hidden`);
+    ok(
+      (await page.eval<string>(
+        `document.getElementById("detail-head").textContent`,
+      )).includes("z".repeat(WIDE_CHARS)),
+    );
+  } finally {
+    await page.close();
+  }
+}
+
 const chromium = findChromium();
 if (chromium === null) {
   console.log("SKIP viewer audit browser tests: no chromium found");
@@ -169,6 +225,12 @@ if (chromium === null) {
           DEEP_LOGGER_PARTS.toLocaleString("en-US")
         } parts: the tree stops at ${MAX_TREE_DEPTH} levels, the page stays live`,
         () => deepLogger(browser),
+      );
+      await t.step(
+        `logger, path, function and host of ${
+          WIDE_CHARS.toLocaleString("en-US")
+        } characters: rows and tree labels cut to ${MAX_ROW_CHARS}`,
+        () => wideFields(browser),
       );
     } finally {
       await browser.close();
