@@ -63,6 +63,8 @@ export const MAX_FEED_QUEUE_BYTES = 4 * 1024 * 1024;
 export const MAX_FEED_CLIENTS = 16;
 /** A comment line on an idle feed this often keeps proxies from closing it. */
 const KEEPALIVE_MS = 15_000;
+/** The port a browser leaves out of the Host header of an http: URL. */
+const HTTP_DEFAULT_PORT = 80;
 /** Bytes of randomness in the access token (hex in the URL). */
 const TOKEN_BYTES = 16;
 
@@ -299,6 +301,9 @@ class ViewerImpl implements Viewer {
       (this.#token === null ? "" : `?token=${this.#token}`);
     for (const h of ["127.0.0.1", "localhost", "[::1]", host]) {
       this.#allowedHosts.add(`${h.toLowerCase()}:${bound}`);
+      // On port 80 a browser sends "Host: 127.0.0.1": it was refused (421)
+      // and `--http-port 80` served no page.
+      if (bound === HTTP_DEFAULT_PORT) this.#allowedHosts.add(h.toLowerCase());
     }
   }
 
