@@ -61,6 +61,12 @@ const MAX_BATCH_CHARS = 1024 * 1024;
 export const MAX_FEED_QUEUE_BYTES = 4 * 1024 * 1024;
 /** Most pages connected to the feed at once; more are refused (503). */
 export const MAX_FEED_CLIENTS = 16;
+/**
+ * How often the receivers' drop counts are checked while pages are open: a
+ * drop with no record after it reaches the pages in an empty batch (before,
+ * a page fed only bad frames showed none of them).
+ */
+const STATS_INTERVAL_MS = 1_000;
 /** A comment line on an idle feed this often keeps proxies from closing it. */
 const KEEPALIVE_MS = 15_000;
 /** The port a browser leaves out of the Host header of an http: URL. */
@@ -229,6 +235,16 @@ interface Feed {
   cursor: number;
   /** Whether its queue was full when records were left to send. */
   blocked: boolean;
+  /** The drop counts it was last sent (dropped, kernelDrops). */
+  sentDrops: string;
+}
+
+/** What the pages are told of the receivers. */
+interface ReceiverCounts {
+  received: number;
+  dropped: number;
+  /** UDP datagrams the kernel dropped; null where unknown. */
+  kernelDrops: number | null;
 }
 
 const encoder = new TextEncoder();
@@ -259,6 +275,7 @@ class ViewerImpl implements Viewer {
   #historyChars = 0;
   #nextSeq = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #feeds = new Set<Feed>();
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
   #allowedHosts = new Set<string>();
@@ -299,6 +316,7 @@ class ViewerImpl implements Viewer {
     const host = shown.includes(":") ? `[${shown}]` : shown;
     this.#url = `http://${host}:${bound}/` +
       (this.#token === null ? "" : `?token=${this.#token}`);
+    this.#statsTimer = setInterval(() => this.#checkDrops(), STATS_INTERVAL_MS);
     for (const h of ["127.0.0.1", "localhost", "[::1]", host]) {
       this.#allowedHosts.add(`${h.toLowerCase()}:${bound}`);
       // On port 80 a browser sends "Host: 127.0.0.1": it was refused (421)
@@ -353,6 +371,7 @@ class ViewerImpl implements Viewer {
     }
     if (feed.cursor >= this.#nextSeq) return;
     const stats = this.#receiverStats();
+    feed.sentDrops = drops(stats);
     while (feed.cursor < this.#nextSeq) {
       if ((feed.controller.desiredSize ?? 0) <= 0) {
         feed.blocked = true;
@@ -378,13 +397,36 @@ class ViewerImpl implements Viewer {
     }
   }
 
-  #receiverStats(): { received: number; dropped: number } {
-    let received = 0, dropped = 0;
+  #receiverStats(): ReceiverCounts {
+    let received = 0, dropped = 0, kernelDrops: number | null = null;
     for (const r of this.receivers) {
-      received += r.stats.records;
-      dropped += r.stats.dropped;
+      const s = r.stats;
+      received += s.records;
+      dropped += s.dropped;
+      if (s.kernelDrops !== null) {
+        kernelDrops = (kernelDrops ?? 0) + s.kernelDrops;
+      }
     }
-    return { received, dropped };
+    return { received, dropped, kernelDrops };
+  }
+
+  /** Tells the pages of drops that came with no record after them. */
+  #checkDrops(): void {
+    if (this.#feeds.size === 0) return;
+    const stats = this.#receiverStats();
+    const now = drops(stats);
+    for (const feed of this.#feeds) {
+      if (feed.sentDrops === now) continue;
+      if (feed.cursor < this.#nextSeq) {
+        this.#pump(feed); // its next batch carries them
+        continue;
+      }
+      if ((feed.controller.desiredSize ?? 0) <= 0) continue;
+      feed.sentDrops = now;
+      feed.controller.enqueue(
+        batchEvent(this.#instance, feed.cursor, [], stats),
+      );
+    }
   }
 
   #handle(request: Request): Response {
@@ -450,6 +492,7 @@ class ViewerImpl implements Viewer {
       keepalive: 0 as unknown as ReturnType<typeof setInterval>,
       cursor: Math.max(this.#historyFirst, after + 1),
       blocked: false,
+      sentDrops: "",
     };
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -506,6 +549,7 @@ class ViewerImpl implements Viewer {
     await Promise.allSettled(this.receivers.map((r) => r.close()));
     await Promise.allSettled(this.#consumers);
     clearTimeout(this.#timer);
+    clearInterval(this.#statsTimer);
     this.#flush();
     const stats = this.#receiverStats();
     for (const feed of this.#feeds) {
@@ -540,14 +584,18 @@ function batchEvent(
   instance: string,
   first: number,
   records: string[],
-  stats: { received: number; dropped: number },
+  stats: ReceiverCounts,
 ): Uint8Array {
   const last = first + records.length - 1;
   return encoder.encode(
-    `id: ${instance}:${last}\ndata: {"first":${first},"received":${stats.received},"dropped":${stats.dropped},"sizes":[${
+    `id: ${instance}:${last}\ndata: {"first":${first},"received":${stats.received},"dropped":${stats.dropped},"kernelDrops":${stats.kernelDrops},"sizes":[${
       records.map((r) => r.length).join(",")
     }],"records":[${records.join(",")}]}\n\n`,
   );
+}
+
+function drops(stats: ReceiverCounts): string {
+  return `${stats.dropped},${stats.kernelDrops}`;
 }
 
 /**

@@ -74,6 +74,8 @@
   let lost = 0;
   let receiverReceived = 0;
   let receiverDropped = 0;
+  /** UDP datagrams the kernel dropped (the server knows with --allow-ffi). */
+  let kernelDrops = 0;
   let expectedSeq = -1;
   let instance = null;
   let connected = false;
@@ -281,6 +283,7 @@
     expectedSeq = Math.max(expectedSeq, batch.first + list.length);
     receiverReceived = batch.received;
     receiverDropped = batch.dropped;
+    if (typeof batch.kernelDrops === "number") kernelDrops = batch.kernelDrops;
     const sizes = Array.isArray(batch.sizes) ? batch.sizes : [];
     for (let i = start; i < list.length; i++) {
       const r = list[i];
@@ -649,6 +652,9 @@
     if (receiverDropped > 0) {
       parts.push(fmt(receiverDropped) + " bad frames dropped");
     }
+    if (kernelDrops > 0) {
+      parts.push(fmt(kernelDrops) + " UDP datagrams dropped by the kernel");
+    }
     if (paused) parts.push("paused, " + fmt(newWhilePaused) + " new");
     statusEl.replaceChildren(dot, " " + parts.join(" · "));
     const d = statusEl.dataset;
@@ -659,6 +665,7 @@
     d.lost = lost;
     d.receiverReceived = receiverReceived;
     d.receiverDropped = receiverDropped;
+    d.kernelDrops = kernelDrops;
     d.connected = connected;
     d.paused = paused;
     refreshCounts(rootNode);
