@@ -202,7 +202,7 @@ export function textLine(
   for (const key of ["exc_text", "stack_info"]) {
     const v = record[key];
     if (v === null || v === undefined || v === "" || r.cut) continue;
-    r.raw("\n");
+    if (!r.endsWith("\n")) r.raw("\n"); // as Formatter.format: one newline
     r.value(v);
   }
   return r.take();

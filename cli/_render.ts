@@ -87,6 +87,11 @@ export class Renderer {
     return s;
   }
 
+  /** Whether what was written so far ends with `s`. */
+  endsWith(s: string): boolean {
+    return this.#out.endsWith(s);
+  }
+
   /** Writes text as is (it counts against the budget). */
   raw(s: string): void {
     this.#out += s;

@@ -77,6 +77,11 @@ def main():
     other.addHandler(cap)
     other.warning("\u00e9t\u00e9 \u2603 \U0001f600")
     log.info("tab\there\nnewline")
+    try:
+        raise KeyError("k")
+    except KeyError:
+        log.error("ends with a newline\n", exc_info=True, stack_info=True)
+    log.info("so does this\n", stack_info=True)
     net.close()
     for row in cap.out:
         print(json.dumps(row))
