@@ -7,6 +7,7 @@ import { percentFormat, pyFloat } from "../record/percent.ts";
 import { RECORD_KEYS } from "../record/_keys.ts";
 import { getLevelName } from "../record/levels.ts";
 import { intText, Renderer } from "./_render.ts";
+import { PickleDateTime, PickleTimedelta } from "../pickle/decode.ts";
 
 /** The human format when none is given; extras follow it as `key=value`. */
 export const DEFAULT_FORMAT =
@@ -281,6 +282,13 @@ function formatted(
       /[sra]$/.test(part.spec)
     ) {
       v = pyFloat(v); // CPython's float: "330.0"
+      rendered = true;
+    } else if (v instanceof PickleDateTime || v instanceof PickleTimedelta) {
+      // Python's str(): "2024-01-02 03:04:05" (isoformat with a space),
+      // "0:01:30.500000"; their text and JSON are the isoformat and seconds.
+      v = v instanceof PickleDateTime
+        ? v.toString().replace("T", " ")
+        : v.toString();
       rendered = true;
     } else if (!isScalar(v)) {
       // Cut or rendered now, within the record's budget.

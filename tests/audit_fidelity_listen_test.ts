@@ -109,3 +109,16 @@ Deno.test("fidelity: the default line writes a float extra as Python's repr (1e-
   });
   equal(line.slice(line.indexOf("small=")), py.trim());
 });
+
+Deno.test("fidelity: listen --format shows a datetime or timedelta extra as Python's str()", async () => {
+  // Before: %(dt)s printed the isoformat ('2024-01-02T03:04:05.678000')
+  // and %(td)s the seconds ('90.5'); str() gives '2024-01-02
+  // 03:04:05.678000' and '0:01:30.500000'.
+  const { want, got } = await compare(
+    "udp",
+    "%(dt)s|%(dtz)s|%(utc)s|%(day)s|%(tm)s|%(td)s|%(neg)s|%(dec)s|%(u)s|" +
+      "%(p)s|%(st)s",
+  );
+  equal(want.filter((w) => w !== null).length, 1, "the one record with them");
+  equal(differences(want, got), "");
+});

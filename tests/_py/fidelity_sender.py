@@ -5,7 +5,11 @@ CPython's cookbook receiver rebuilds it from the handler's own pickle (null wher
 Formatter fails, as for a field the record lacks):
 `fidelity_sender.py tcp|udp PORT FMT...`. Each FMT is one line per record,
 in order: FMT 0 for every record, then FMT 1, ..."""
+import datetime
+import decimal
 import json
+import pathlib
+import uuid
 import logging
 import logging.handlers
 import pickle
@@ -82,6 +86,16 @@ def main():
     except KeyError:
         log.error("ends with a newline\n", exc_info=True, stack_info=True)
     log.info("so does this\n", stack_info=True)
+    tz = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+    log.info("typed", extra={
+        "dt": datetime.datetime(2024, 1, 2, 3, 4, 5, 678000),
+        "dtz": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=tz),
+        "utc": datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc),
+        "day": datetime.date(2024, 1, 2), "tm": datetime.time(3, 4, 5),
+        "td": datetime.timedelta(seconds=90.5),
+        "neg": datetime.timedelta(seconds=-1),
+        "dec": decimal.Decimal("9.90"), "u": uuid.UUID(int=1),
+        "p": pathlib.PurePosixPath("/a/b"), "st": {1, 2}})
     net.close()
     for row in cap.out:
         print(json.dumps(row))
