@@ -3,10 +3,11 @@
 // logging.Formatter %-style format, through the project's %-formatter),
 // within the per-record budget of _render.ts.
 
-import { percentFormat } from "../record/percent.ts";
+import { percentFormat, pyFloat } from "../record/percent.ts";
 import { RECORD_KEYS } from "../record/_keys.ts";
 import { getLevelName } from "../record/levels.ts";
 import { intText, Renderer } from "./_render.ts";
+import { PickleDateTime, PickleTimedelta } from "../pickle/decode.ts";
 
 /** The human format when none is given; extras follow it as `key=value`. */
 export const DEFAULT_FORMAT =
@@ -167,6 +168,12 @@ function fieldValue(record: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(record, key) ? record[key] : MISSING;
 }
 
+/**
+ * Keys CPython's LogRecord always makes floats: `%(msecs)s` of 330.0 is
+ * "330.0" there, though the decoder gives the number 330.
+ */
+const FLOAT_KEYS = new Set(["created", "msecs", "relativeCreated"]);
+
 /** Shown for a field the record does not have. */
 const MISSING = "-";
 
@@ -196,7 +203,7 @@ export function textLine(
   for (const key of ["exc_text", "stack_info"]) {
     const v = record[key];
     if (v === null || v === undefined || v === "" || r.cut) continue;
-    r.raw("\n");
+    if (!r.endsWith("\n")) r.raw("\n"); // as Formatter.format: one newline
     r.value(v);
   }
   return r.take();
@@ -264,14 +271,35 @@ function formatted(
       continue;
     }
     let v = fieldValue(record, part.key);
+    // Made text here from a value that is not a str: its str and repr are
+    // that text (`%(lst)r` is [1, 'a'], not "[1, 'a']").
+    let rendered = false;
     if (typeof v === "bigint" && !Number.isSafeInteger(Number(v))) {
       v = intText(v); // %d of a 16 MB int would print it whole; now cut
-    }
-    if (!isScalar(v)) {
+      rendered = true;
+    } else if (
+      typeof v === "number" && FLOAT_KEYS.has(part.key) &&
+      /[sra]$/.test(part.spec)
+    ) {
+      v = pyFloat(v); // CPython's float: "330.0"
+      rendered = true;
+    } else if (v instanceof PickleDateTime || v instanceof PickleTimedelta) {
+      // Python's str(): "2024-01-02 03:04:05" (isoformat with a space),
+      // "0:01:30.500000"; their text and JSON are the isoformat and seconds.
+      v = v instanceof PickleDateTime
+        ? v.toString().replace("T", " ")
+        : v.toString();
+      rendered = true;
+    } else if (!isScalar(v)) {
       // Cut or rendered now, within the record's budget.
       const sub = new Renderer("text", Math.max(0, r.left));
+      rendered = typeof v !== "string";
       sub.value(v);
       v = sub.take();
+    }
+    if (rendered && /[ra]$/.test(part.spec)) {
+      r.plain(percentFormat(part.textSpec, [v], null));
+      continue;
     }
     let text: string;
     try {

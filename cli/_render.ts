@@ -9,6 +9,7 @@
 
 import { isTuple } from "../pickle/_types.ts";
 import { PickleObject } from "../pickle/decode.ts";
+import { pyNumber } from "../record/percent.ts";
 
 /**
  * Default most characters written for one record (its line, in text or
@@ -84,6 +85,11 @@ export class Renderer {
     const s = this.#out;
     this.#out = "";
     return s;
+  }
+
+  /** Whether what was written so far ends with `s`. */
+  endsWith(s: string): boolean {
+    return this.#out.endsWith(s);
   }
 
   /** Writes text as is (it counts against the budget). */
@@ -194,9 +200,10 @@ export class Renderer {
       case "string":
         return this.#string(v);
       case "number":
-        if (Number.isFinite(v)) return this.raw(String(v));
-        if (json) return this.raw(`"${v}"`);
-        return this.raw(Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf");
+        if (json) return this.raw(Number.isFinite(v) ? String(v) : `"${v}"`);
+        // Python's text: a number past 2^53 or with a fraction was a float
+        // (1e-07, 1e+16, -0.0, nan); the decoder makes big ints bigints.
+        return this.raw(pyNumber(v));
       case "bigint":
         if (Number.isSafeInteger(Number(v))) return this.raw(String(v));
         // A peer's int may hold 16 MB: cut to the budget like a string.

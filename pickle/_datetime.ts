@@ -3,8 +3,10 @@
 // with a fixed-offset `timezone`), timezone and timedelta, computed from
 // the state bytes and ints their pickles hold (CPython's `__reduce__`:
 // `date(b"\x07\xe8\x01\x02")`, `timedelta(days, seconds, us)`...).
-// `String()` is Python's `str()`; JSON is what Python's JSON loggers write:
-// `isoformat()` for dates and times, `total_seconds()` for a timedelta.
+// `String()` is Python's `isoformat()` for dates and times (a datetime's
+// `str()` has a space for the `T`) and `str()` for the rest; JSON is what
+// Python's JSON loggers write: `isoformat()` for dates and times,
+// `total_seconds()` for a timedelta.
 
 import { latin1Bytes } from "./_text.ts";
 

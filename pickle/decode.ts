@@ -165,8 +165,9 @@ export class PickleDecodeError extends Error {
  * {@linkcode PickleTimedelta}; Decimal a {@linkcode PickleDecimal}; UUID a
  * {@linkcode PickleUUID}; pathlib paths a {@linkcode PicklePath}; anything
  * else a {@linkcode PickleGlobal} or {@linkcode PickleObject}. Each typed
- * form's `String()` is Python's `str()` and its JSON is what Python's JSON
- * loggers write. Shared and cyclic references are kept. Bytes after the
+ * form's `String()` is Python's `str()` (`isoformat()` for dates and
+ * times, whose `str()` differs only in a datetime's space for the `T`) and
+ * its JSON is what Python's JSON loggers write. Shared and cyclic references are kept. Bytes after the
  * STOP opcode are ignored, as CPython does.
  *
  * @example Read a record frame's pickle

@@ -49,7 +49,8 @@ export function str(v: unknown): string {
   if (v === true) return "True";
   if (v === false) return "False";
   if (typeof v === "string") return v;
-  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (typeof v === "number") return pyNumber(v);
+  if (typeof v === "bigint") return String(v);
   if (v instanceof Error) return v.message;
   if (typeof v === "object") {
     try {
@@ -59,6 +60,41 @@ export function str(v: unknown): string {
     }
   }
   return safeString(v);
+}
+
+/**
+ * A number as Python shows it: a safe integer as an int, any other number
+ * as the float the encoder sends it as (`1e-07`, `1e+16`, `nan`, `-0.0`).
+ */
+export function pyNumber(v: number): string {
+  return Number.isSafeInteger(v) && !Object.is(v, -0) ? String(v) : pyFloat(v);
+}
+
+/** Where Python's float repr switches to an exponent (decimal point position). */
+const REPR_MAX_POINT = 16;
+const REPR_MIN_POINT = -3;
+
+/**
+ * Python's `repr()` of a float: the shortest digits that read back (as
+ * JavaScript's), with Python's layout: `2.0`, `1e-05`, `1e+16`, `nan`.
+ */
+export function pyFloat(x: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  const sign = x < 0 || Object.is(x, -0) ? "-" : "";
+  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(Math.abs(x).toExponential())!;
+  const digits = m[1] + (m[2] ?? "");
+  const exp = Number(m[3]);
+  const point = exp + 1; // 0.DIGITS x 10^point
+  if (point > REPR_MAX_POINT || point < REPR_MIN_POINT) {
+    const e = Math.abs(exp);
+    return `${sign}${m[1]}${m[2] ? "." + m[2] : ""}e${exp < 0 ? "-" : "+"}${
+      e < 10 ? "0" + e : e
+    }`;
+  }
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  const whole = digits.slice(0, point).padEnd(point, "0");
+  return `${sign}${whole}.${digits.slice(point) || "0"}`;
 }
 
 const SPEC =
@@ -97,6 +133,8 @@ export interface CompiledFormat {
   textLength: number;
   /** Every conversion is positional, without flags, width or `*`. */
   plain: boolean;
+  /** Why Python's `%` would refuse the format (a stray `%`), if it would. */
+  error: string | null;
 }
 
 const compiled = new Map<string, CompiledFormat>();
@@ -111,14 +149,24 @@ export function compile(format: string): CompiledFormat {
     textBytes: null,
     textLength: 0,
     plain: true,
+    error: null,
   };
   let text = "";
   let last = 0;
   SPEC.lastIndex = 0;
   for (let m = SPEC.exec(format); m !== null; m = SPEC.exec(format)) {
-    text += format.slice(last, m.index);
+    const gap = format.slice(last, m.index);
+    if (c.error === null && gap.includes("%")) {
+      c.error = badFormat(format, last + gap.indexOf("%"));
+    }
+    text += gap;
     last = SPEC.lastIndex;
-    const [, key, flags, widthSpec, precSpec, conv] = m;
+    const [whole, key, flags, widthSpec, precSpec, conv] = m;
+    if (conv === "%" && whole.length > 2 && c.error === null) {
+      c.error = `unsupported format character '%' (0x25) at index ${
+        m.index + whole.length - 1
+      }`;
+    }
     if (conv === "%" && key === undefined) {
       text += "%";
       continue;
@@ -137,16 +185,40 @@ export function compile(format: string): CompiledFormat {
       width,
       prec,
       conv,
-      plain: key === undefined && flags === "" && width === 0 && prec !== STAR,
+      // "%.3d" pads with zeros: not the fast path's plain digits.
+      plain: key === undefined && flags === "" && width === 0 &&
+        prec !== STAR && (prec < 0 || !"diu".includes(conv)),
     });
   }
-  c.text.push(text + format.slice(last));
-  c.plain = c.conversions.every((conv) => conv.plain);
+  const tail = format.slice(last);
+  if (c.error === null && tail.includes("%")) {
+    c.error = badFormat(format, last + tail.indexOf("%"));
+  }
+  c.text.push(text + tail);
+  c.plain = c.error === null && c.conversions.every((conv) => conv.plain);
   if (format.length <= MAX_CACHED_FORMAT_LENGTH) {
     if (compiled.size >= MAX_CACHED_FORMATS) compiled.clear();
     compiled.set(format, c);
   }
   return c;
+}
+
+/**
+ * Python's error for a `%` at `at` that starts no conversion: "incomplete
+ * format" at the end, else the character it cannot use.
+ */
+function badFormat(format: string, at: number): string {
+  const m = /^%(?:\([^)]*\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+)?)?[hlL]?/
+    .exec(format.slice(at))!;
+  const i = at + m[0].length;
+  if (format[at + 1] === "(" && !format.includes(")", at)) {
+    return "incomplete format key";
+  }
+  if (i >= format.length) return "incomplete format";
+  const ch = format.codePointAt(i)!;
+  return `unsupported format character '${String.fromCodePoint(ch)}' (0x${
+    ch.toString(16)
+  }) at index ${i}`;
 }
 
 /**
@@ -159,7 +231,8 @@ export function percentFormat(
   args: readonly unknown[] | null,
   mapping: Record<string, unknown> | null,
 ): string {
-  const { text, conversions } = compile(format);
+  const { text, conversions, error } = compile(format);
+  if (error !== null) throw new TypeError(error);
   let next = 0;
   const take = (): unknown => {
     if (args === null) {
@@ -242,13 +315,11 @@ function convert(
     case "s":
     case "r":
     case "a": {
-      const s = conv === "s" ? str(value) : repr(value);
+      const s = conv === "s" ? str(value) : repr(value, conv === "a");
       return prec >= 0 ? headCodePoints(s, prec) : s;
     }
     case "c":
-      return typeof value === "number"
-        ? String.fromCodePoint(value)
-        : str(value);
+      return char(value);
     case "%":
       return "%";
   }
@@ -266,14 +337,20 @@ function convert(
     case "i":
     case "u": {
       const i = typeof n === "bigint" ? n : Math.trunc(n) + 0; // int(-0.0) is 0
-      return sign(i) + digits(i < 0 ? -i : i);
+      // A precision is the fewest digits, as in C ("%.3d" of 7 is "007").
+      return sign(i) + digits(i < 0 ? -i : i).padStart(prec, "0");
     }
     case "o":
     case "x":
     case "X": {
-      const i = typeof n === "bigint" ? n : Math.trunc(n) + 0; // int(-0.0) is 0
+      if (typeof n === "number" && !Number.isInteger(n)) {
+        throw new TypeError(
+          `%${conv} format: an integer is required, not float`,
+        );
+      }
+      const i = typeof n === "bigint" ? n : n + 0; // int(-0.0) is 0
       const radix = conv === "o" ? 8 : 16;
-      let digits = (i < 0 ? -i : i).toString(radix);
+      let digits = (i < 0 ? -i : i).toString(radix).padStart(prec, "0");
       if (conv === "X") digits = digits.toUpperCase();
       const alt = flags.includes("#")
         ? (conv === "o" ? "0o" : conv === "x" ? "0x" : "0X")
@@ -390,6 +467,22 @@ function roundHalfEven(up: string, down: string, dropped: string): string {
   return last % 2 === 0 ? down : up;
 }
 
+/** Most code point `%c` takes (Python: `range(0x110000)`). */
+const MAX_CODE_POINT = 0x10ffff;
+
+/** `%c`: an int (a bool is one) as its character, or a str of one. */
+function char(value: unknown): string {
+  if (typeof value === "string" && [...value].length === 1) return value;
+  const n = typeof value === "boolean" ? Number(value) : value;
+  if (
+    (typeof n !== "number" || !Number.isInteger(n)) && typeof n !== "bigint"
+  ) throw new TypeError("%c requires int or char");
+  if (n < 0 || n > MAX_CODE_POINT) {
+    throw new TypeError("%c arg not in range(0x110000)");
+  }
+  return String.fromCodePoint(Number(n));
+}
+
 function toNumber(value: unknown, conv: string): number | bigint {
   if (typeof value === "number" || typeof value === "bigint") return value;
   if (typeof value === "boolean") return value ? 1 : 0;
@@ -399,7 +492,10 @@ function toNumber(value: unknown, conv: string): number | bigint {
 }
 
 function pad(s: string, width: number, flags: string, conv: string): string {
-  if (s.length >= width) return s;
+  // Python counts code points: "%5s" of an emoji (2 units) pads to 5.
+  const points = s.length < 2 * width ? countCodePoints(s) : width;
+  if (points >= width) return s;
+  width += s.length - points;
   if (flags.includes("-")) return s.padEnd(width);
   if (flags.includes("0") && !"srac".includes(conv)) {
     const signed = /^[+\- ]/.test(s) ? 1 : 0;
@@ -408,18 +504,74 @@ function pad(s: string, width: number, flags: string, conv: string): string {
   return s.padStart(width);
 }
 
-/** Python's `repr()` for the common cases. */
-function repr(v: unknown): string {
-  if (typeof v === "string") {
-    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
-    const body = v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(
-      /\r/g,
-      "\\r",
-    )
-      .replace(/\t/g, "\\t");
-    return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
+/**
+ * Python's `repr()` (`ascii()` with `ascii`) of a str: quoted, with what
+ * `str.isprintable()` rejects escaped (`\x00`, `\xa0`, `\u200b`, a lone
+ * `\ud800`). Other values as {@linkcode str}.
+ */
+export function repr(v: unknown, ascii = false): string {
+  if (typeof v !== "string") return ascii ? escapeNonAscii(str(v)) : str(v);
+  const q = v.includes("'") && !v.includes('"') ? '"' : "'";
+  let body = "";
+  let last = 0;
+  NOT_PRINTABLE.lastIndex = 0;
+  for (let m = NOT_PRINTABLE.exec(v); m !== null; m = NOT_PRINTABLE.exec(v)) {
+    const c = m[0];
+    body += v.slice(last, m.index) +
+      (c === "\\" || c === q
+        ? "\\" + c
+        : c === "\n"
+        ? "\\n"
+        : c === "\r"
+        ? "\\r"
+        : c === "\t"
+        ? "\\t"
+        : c === "'" || c === '"'
+        ? c
+        : escapeCodePoint(c.codePointAt(0)!));
+    last = NOT_PRINTABLE.lastIndex;
   }
-  return str(v);
+  const s = q + body + v.slice(last) + q;
+  return ascii ? escapeNonAscii(s) : s;
+}
+
+/**
+ * What Python's str repr escapes: the quotes and backslash, and the code
+ * points `str.isprintable()` rejects (other, separator but the space).
+ */
+const NOT_PRINTABLE =
+  /['"\\]|[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]|(?! )\p{Zs}/gu;
+
+/** `\\xNN`, `\\uNNNN` or `\\UNNNNNNNN`, as Python escapes a code point. */
+function escapeCodePoint(c: number): string {
+  return c < 0x100
+    ? "\\x" + c.toString(16).padStart(2, "0")
+    : c < 0x10000
+    ? "\\u" + c.toString(16).padStart(4, "0")
+    : "\\U" + c.toString(16).padStart(8, "0");
+}
+
+/** `ascii()`'s step after repr: every code point past ASCII escaped. */
+function escapeNonAscii(s: string): string {
+  return s.replace(
+    /[\u0080-\u{10ffff}]/gu,
+    (c) => escapeCodePoint(c.codePointAt(0)!),
+  );
+}
+
+/** How many code points `s` has (a surrogate pair is one). */
+function countCodePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (
+      c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      n--;
+      i++;
+    }
+  }
+  return n;
 }
 
 /** The first `n` code points of `s` (Python slices code points, not UTF-16 units). */

@@ -90,3 +90,53 @@ export async function plainJsGraph(worker: URL): Promise<string[]> {
   }
   return local.map((m) => m.specifier);
 }
+
+/** What {@linkcode runScript} saw of a child program. */
+export interface ScriptRun {
+  code: number;
+  out: string;
+  err: string;
+  /** Wall time, ms. */
+  ms: number;
+  /** Whether it was killed for running past its bound. */
+  killed: boolean;
+}
+
+/**
+ * Runs `source` as a child `deno run FLAGS file ARGS`, killed after
+ * `killMs`: a program that hangs fails its test instead of freezing it.
+ */
+export async function runScript(
+  source: string,
+  { args = [], flags = ["--allow-net"], killMs = 15_000 }: {
+    args?: string[];
+    flags?: string[];
+    killMs?: number;
+  } = {},
+): Promise<ScriptRun> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, source);
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...flags, file, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, killMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  await Deno.remove(file);
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    out: dec.decode(out.stdout),
+    err: dec.decode(out.stderr),
+    ms: performance.now() - t0,
+    killed,
+  };
+}

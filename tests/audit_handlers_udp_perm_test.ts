@@ -1,36 +1,14 @@
 // Audit of the sending side: a DatagramHandler in a program that may not
 // bind a UDP socket (no --allow-net, or --allow-net for the receiver only).
 import { equal, match, ok } from "node:assert/strict";
+import { runScript } from "./_helpers.ts";
 import { PyReceiver } from "./_receiver.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const KILL_MS = 20_000;
 
-async function runChild(source: string, args: string[], flags: string[]) {
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, source);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...flags, file, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill("SIGKILL");
-  }, KILL_MS);
-  const out = await child.output();
-  clearTimeout(timer);
-  await Deno.remove(file);
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    out: dec.decode(out.stdout),
-    err: dec.decode(out.stderr),
-    killed,
-  };
-}
+const runChild = (source: string, args: string[], flags: string[]) =>
+  runScript(source, { args, flags, killMs: KILL_MS });
 
 Deno.test("UDP without net access for its socket's bind address: the program goes on; NotCapable reported once, records counted", async () => {
   const rx = await PyReceiver.start("udp");

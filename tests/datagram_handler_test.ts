@@ -7,6 +7,7 @@ import {
   makePickle,
   MAX_DATAGRAM_BYTES,
 } from "../mod.ts";
+import { runScript } from "./_helpers.ts";
 import { PyReceiver } from "./_receiver.ts";
 
 Deno.test("UDP: records reach CPython's UDP receiver, one framed record per datagram", async () => {
@@ -112,38 +113,8 @@ Deno.test("UDP: 150 records logged right after construction arrive in emission o
 });
 
 /** Runs a script as a child with a hard kill after `killMs`: a hang fails the test instead of freezing it. */
-async function runChild(
-  source: string,
-  args: string[] = [],
-  killMs = 15_000,
-): Promise<
-  { code: number; out: string; err: string; ms: number; killed: boolean }
-> {
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, source);
-  const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", file, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill("SIGKILL");
-  }, killMs);
-  const out = await child.output();
-  clearTimeout(timer);
-  await Deno.remove(file);
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    out: dec.decode(out.stdout),
-    err: dec.decode(out.stderr),
-    ms: performance.now() - t0,
-    killed,
-  };
-}
+const runChild = (source: string, args: string[] = [], killMs = 15_000) =>
+  runScript(source, { args, killMs });
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 

@@ -3,6 +3,7 @@
 import { equal, ok } from "node:assert/strict";
 import { FrameCounter, freePort, PyReceiver } from "./_receiver.ts";
 import { CountReceiver } from "./_count_receiver.ts";
+import { runScript } from "./_helpers.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const KILL_MS = 20_000;
@@ -14,32 +15,8 @@ const MODES: [string, string[]][] = [
   ["I/O worker", ["--allow-net", "--allow-read"]],
 ];
 
-async function runChild(source: string, args: string[], flags: string[]) {
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(file, source);
-  const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, file, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill("SIGKILL");
-  }, KILL_MS);
-  const out = await child.output();
-  clearTimeout(timer);
-  await Deno.remove(file);
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    out: dec.decode(out.stdout),
-    err: dec.decode(out.stderr),
-    ms: performance.now() - t0,
-    killed,
-  };
-}
+const runChild = (source: string, args: string[], flags: string[]) =>
+  runScript(source, { args, flags, killMs: KILL_MS });
 
 // The handler's unload listener runs first (it was added first): the
 // script's own listener then sees the final counts.
