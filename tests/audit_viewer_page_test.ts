@@ -332,6 +332,64 @@ async function udpKernelDrops(browser: Browser) {
   }
 }
 
+const BIDI_SENDER = `
+import logging, logging.handlers, sys
+h = logging.handlers.SocketHandler("127.0.0.1", int(sys.argv[1]))
+log = logging.getLogger("evil\\u202e")
+log.propagate = False
+log.addHandler(h)
+log.error("payment done")
+h.close()
+`;
+
+/**
+ * A right-to-left override (U+202E) in a logger name: the detail pane's
+ * head still draws the record's time left to right.
+ */
+async function bidiHead(browser: Browser) {
+  await using viewer = await startViewer();
+  const page = await browser.newPage();
+  try {
+    await openViewer(page, viewer.url);
+    await runPython(BIDI_SENDER, String(tcpPort(viewer)));
+    await page.waitFor(
+      `document.getElementById("status").dataset.received === "1"`,
+    );
+    await nextFrames(page);
+    const [row] = await rows(page);
+    equal(row.name, "evil\u202e");
+    await page.clickAt(row.x, row.y);
+    await page.waitFor(`!document.getElementById("detail").hidden`);
+    await nextFrames(page);
+    // Where the first and the last character of the ISO time are drawn.
+    const drawn = await page.eval<{ first: number; last: number } | null>(
+      `(() => {
+      const head = document.getElementById("detail-head");
+      const m = /\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z/.exec(head.textContent);
+      if (!m) return null;
+      const at = (i) => {
+        const walk = document.createTreeWalker(head, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+          if (i < n.length) {
+            const range = document.createRange();
+            range.setStart(n, i);
+            range.setEnd(n, i + 1);
+            return range.getBoundingClientRect().left;
+          }
+          i -= n.length;
+        }
+      };
+      return { first: at(m.index), last: at(m.index + m[0].length - 1) };
+    })()`,
+    );
+    ok(drawn, "the time in the head");
+    // Before the fix the time after the name was drawn mirrored.
+    ok(drawn.first < drawn.last, JSON.stringify(drawn));
+  } finally {
+    await page.close();
+  }
+}
+
 const chromium = findChromium();
 if (chromium === null) {
   console.log("SKIP viewer audit browser tests: no chromium found");
@@ -370,6 +428,10 @@ if (chromium === null) {
           UDP_RECORDS.toLocaleString("en-US")
         } datagrams from CPython's DatagramHandler: kernel drops on the status line`,
         () => udpKernelDrops(browser),
+      );
+      await t.step(
+        "a right-to-left override in a logger name does not mirror the detail pane's head",
+        () => bidiHead(browser),
       );
     } finally {
       await browser.close();

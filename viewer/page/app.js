@@ -521,15 +521,29 @@
     const when = typeof r.created === "number" && isFinite(r.created)
       ? new Date(r.created * 1000).toISOString()
       : "";
-    const head = [
+    // Each value in its own bidi-isolated span: a right-to-left override
+    // in a logger name drew the time, source and pid after it mirrored.
+    const head = [];
+    const part = (value, sep) => {
+      if (value === "") return;
+      if (head.length > 0) head.push(sep);
+      const span = document.createElement("span");
+      span.textContent = value;
+      head.push(span);
+    };
+    part(
       typeof r.levelname === "string" ? r.levelname : "Level " + e.levelno,
-      text(r.name),
-      when,
-      sourceText(r),
-      [text(r.processName), senderText(r), text(r.threadName)]
-        .filter((s) => s !== "").join(" · "),
-    ].filter((s) => s !== "");
-    $("detail-head").textContent = head.join("   ");
+    );
+    for (const value of [text(r.name), when, sourceText(r)]) part(value, "   ");
+    let sep = "   ";
+    for (
+      const value of [text(r.processName), senderText(r), text(r.threadName)]
+    ) {
+      if (value === "") continue;
+      part(value, sep);
+      sep = " · ";
+    }
+    $("detail-head").replaceChildren(...head);
     $("detail-msg").textContent = text(r.msg);
     showOptional("detail-exc", r.exc_text);
     showOptional("detail-stack", r.stack_info);
