@@ -71,3 +71,16 @@ export function backOff(b: Backoff, now: number): void {
   }
   b.retryTime = now + b.retryPeriod;
 }
+
+/** One attempt at a time: a second caller waits for the one under way. */
+export class OneAttempt {
+  #current: Promise<void> | null = null;
+
+  /** Runs `attempt`, or returns the run under way. */
+  run(attempt: () => Promise<void>): Promise<void> {
+    this.#current ??= attempt().finally(() => {
+      this.#current = null;
+    });
+    return this.#current;
+  }
+}

@@ -16,7 +16,7 @@ import {
   TransmitError,
 } from "./handler.ts";
 import type { RetryOptions } from "./_options.ts";
-import { backOff, initialBackoff, mayAttempt } from "./_retry.ts";
+import { backOff, initialBackoff, mayAttempt, OneAttempt } from "./_retry.ts";
 
 /**
  * Options of {@linkcode DatagramHandler}: the retry options apply to making
@@ -99,8 +99,8 @@ export class DatagramHandler extends Handler {
   retryPeriod: number;
   /** The UDP socket, once the first record was sent. */
   sock: dgram.Socket | null = null;
-  /** The attempt to make the socket under way, if any. */
-  #attempt: Promise<void> | null = null;
+  /** The attempt to open the socket under way, if any. */
+  readonly #attempts = new OneAttempt();
   /** Deno's permissions refuse the socket: no attempt can succeed. */
   #denied = false;
 
@@ -205,11 +205,7 @@ export class DatagramHandler extends Handler {
    * and told to the receiver by a drop notice once a socket is made).
    */
   createSocket(): Promise<void> {
-    // One attempt at a time: a second caller waits for the one under way.
-    this.#attempt ??= this.#createSocket().finally(() => {
-      this.#attempt = null;
-    });
-    return this.#attempt;
+    return this.#attempts.run(() => this.#createSocket());
   }
 
   async #createSocket(): Promise<void> {

@@ -21,7 +21,7 @@ import {
   type SocketHandlerOptions,
   type TlsOptions,
 } from "./_options.ts";
-import { backOff, initialBackoff, mayAttempt } from "./_retry.ts";
+import { backOff, initialBackoff, mayAttempt, OneAttempt } from "./_retry.ts";
 import { writeUnref } from "./_unref.ts";
 import { canUseWorker, IoWorker, WorkerConn } from "./_worker_conn.ts";
 
@@ -121,8 +121,8 @@ export class SocketHandler extends Handler {
   /** Whether the open connection has carried a byte. */
   #carried = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The connection attempt under way, if any. */
-  #attempt: Promise<void> | null = null;
+  /** The attempt to open the socket under way, if any. */
+  readonly #attempts = new OneAttempt();
   /** Deno's permissions refused the connection: no attempt can succeed. */
   #denied = false;
   /** Whether to do the I/O in a Worker, and the Worker once made. */
@@ -279,11 +279,7 @@ export class SocketHandler extends Handler {
    * now plus the wait; on success `retryTime` is null again.
    */
   createSocket(): Promise<void> {
-    // One attempt at a time: a second caller waits for the one under way.
-    this.#attempt ??= this.#createSocket().finally(() => {
-      this.#attempt = null;
-    });
-    return this.#attempt;
+    return this.#attempts.run(() => this.#createSocket());
   }
 
   async #createSocket(): Promise<void> {
