@@ -265,6 +265,24 @@ async function main() {
   const added = diff("on", "off");
   const pyAdded = diff("pyOn", "pyOff");
   const ratio = added / pyAdded;
+  /** A row of an off/on pair: both medians and what `on` added. */
+  const pair = (label: string, off: string, on: string) => [
+    label,
+    f(m(off)),
+    f(m(on)),
+    f(diff(on, off)),
+    "",
+    "",
+  ];
+  /** A row of a cost alone: `a` less `b`. */
+  const cost = (label: string, a: string, b: string) => [
+    label,
+    "",
+    "",
+    f(diff(a, b)),
+    "",
+    "",
+  ];
   const lines: string[][] = [
     [
       "CPU µs per record, median of rounds",
@@ -282,100 +300,25 @@ async function main() {
       f(pyAdded),
       `${f(ratio)}×`,
     ],
-    [
-      "  of which the encoder's (given by hand)",
-      f(m("off")),
-      f(m("given")),
-      f(diff("given", "off")),
-      "",
-      "",
-    ],
-    [
-      "  of which the stack's (on less given)",
-      "",
-      "",
-      f(diff("on", "given")),
-      "",
-      "",
-    ],
-    [
-      "findCaller() alone, same sites",
-      "",
-      "",
-      f(diff("probe", "empty")),
-      "",
-      "",
-    ],
-    [
-      "findCallerAbove(handle), as handlers call it",
-      "",
-      "",
-      f(diff("probeAbove", "empty")),
-      "",
-      "",
-    ],
-    ...STEPS.map((label, i) => [
-      `  ${label}`,
-      "",
-      "",
-      f(diff(`step${i}`, i === 0 ? "empty" : `step${i - 1}`)),
-      "",
-      "",
-    ]),
-    [
-      "  the floor: all of the above",
-      "",
-      "",
-      f(diff(`step${STEPS.length - 1}`, "empty")),
-      "",
-      "",
-    ],
-    [
-      "LogTape info(), a sink as ours",
-      f(m("ltOff")),
-      f(m("ltOn")),
-      f(diff("ltOn", "ltOff")),
-      "",
-      "",
-    ],
+    pair("  of which the encoder's (given by hand)", "off", "given"),
+    cost("  of which the stack's (on less given)", "on", "given"),
+    cost("findCaller() alone, same sites", "probe", "empty"),
+    cost("findCallerAbove(handle), as handlers call it", "probeAbove", "empty"),
+    ...STEPS.map((label, i) =>
+      cost(`  ${label}`, `step${i}`, i === 0 ? "empty" : `step${i - 1}`)
+    ),
+    cost("  the floor: all of the above", `step${STEPS.length - 1}`, "empty"),
+    pair("LogTape info(), a sink as ours", "ltOff", "ltOn"),
   ];
   if (rows.stdOn !== undefined) {
-    lines.push([
-      "@std/log info(), ./std-log",
-      f(m("stdOff")),
-      f(m("stdOn")),
-      f(diff("stdOn", "stdOff")),
-      "",
-      "",
-    ]);
+    lines.push(pair("@std/log info(), ./std-log", "stdOff", "stdOn"));
   }
   if (rows.bOn !== undefined) {
     const b = `before (${BEFORE})`;
-    lines.push([
-      `${b}: handle()`,
-      f(m("bOff")),
-      f(m("bOn")),
-      f(diff("bOn", "bOff")),
-      "",
-      "",
-    ]);
-    lines.push([
-      `${b}: findCaller() alone`,
-      "",
-      "",
-      f(diff("bProbe", "empty")),
-      "",
-      "",
-    ]);
+    lines.push(pair(`${b}: handle()`, "bOff", "bOn"));
+    lines.push(cost(`${b}: findCaller() alone`, "bProbe", "empty"));
   }
-  lines.push([
-    "second row: one call site",
-    f(m("oneOff")),
-    f(m("oneOn")),
-    f(diff("oneOn", "oneOff")),
-    "",
-    "",
-  ]);
+  lines.push(pair("second row: one call site", "oneOff", "oneOn"));
   const widths = lines[0].map((_, c) =>
     Math.max(...lines.map((l) => l[c].length))
   );
