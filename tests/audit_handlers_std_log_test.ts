@@ -5,9 +5,7 @@
 // are not literals, so type-checking this file never needs @std/log.
 import { equal, match } from "node:assert/strict";
 import { PyReceiver } from "./_receiver.ts";
-
-const STD_LOG = "@std/log";
-const ADAPTER = "../std_log.ts";
+import { importStdLog } from "./_std_log_import.ts";
 
 interface Stats {
   emitted: number;
@@ -24,26 +22,14 @@ interface StdLog {
   getLogger(name?: string): { info(msg: string, ...args: unknown[]): void };
 }
 
-let stdLog: StdLog | undefined;
-let adapter:
-  | { SocketHandler: new (level: string, options: unknown) => NetHandler }
-  | undefined;
-try {
-  stdLog = await import(STD_LOG);
-  adapter = await import(new URL(ADAPTER, import.meta.url).href);
-} catch (error) {
-  const why = error instanceof Error
-    ? error.message.split("\n")[0]
-    : String(error);
-  // One SKIP line per run: the task runner's, when it printed it.
-  if (!Deno.env.get("PYSOCKLOG_STD_LOG_SKIP_SHOWN")) {
-    console.log(`SKIP std-log audit tests: @std/log does not resolve (${why})`);
-  }
-}
+const std = await importStdLog<
+  StdLog,
+  { SocketHandler: new (level: string, options: unknown) => NetHandler }
+>("std-log audit tests");
 
-if (stdLog !== undefined && adapter !== undefined) {
-  const log = stdLog;
-  const { SocketHandler } = adapter;
+if (std !== undefined) {
+  const log = std.stdLog;
+  const { SocketHandler } = std.adapter;
   Deno.test("std-log SocketHandler: a formatter or an argument that throws never throws into the log call; counted failed, reported", async () => {
     const rx = await PyReceiver.start("tcp");
     const errors: unknown[] = [];

@@ -9,6 +9,7 @@ import { equal } from "node:assert/strict";
 import { configure, getLogger, reset } from "@logtape/logtape";
 import { getSocketSink } from "../logtape.ts";
 import { PyReceiver } from "./_receiver.ts";
+import { importStdLog } from "./_std_log_import.ts";
 
 const HERE = new URL(import.meta.url).pathname;
 
@@ -73,11 +74,6 @@ Deno.test("LogTape sink, caller: true: Python sees the user's file, line and fun
   equal(rx.stderr, "");
 });
 
-// @std/log and ../std_log.ts (which imports it) by non-literal specifiers,
-// so that type-checking this file never needs @std/log.
-const STD_LOG = "@std/log";
-const ADAPTER = "../std_log.ts";
-
 interface StdLogger {
   info(msg: string): unknown;
   warn(msg: string): unknown;
@@ -91,24 +87,10 @@ interface NetHandler {
   close(): Promise<void>;
 }
 
-let stdLog: StdLog | undefined;
-let adapter:
-  | { SocketHandler: new (level: string, options: unknown) => NetHandler }
-  | undefined;
-try {
-  stdLog = await import(STD_LOG);
-  adapter = await import(new URL(ADAPTER, import.meta.url).href);
-} catch (error) {
-  const why = error instanceof Error
-    ? error.message.split("\n")[0]
-    : String(error);
-  // One SKIP line per run: the task runner's, when it printed it.
-  if (!Deno.env.get("PYSOCKLOG_STD_LOG_SKIP_SHOWN")) {
-    console.log(
-      `SKIP std-log caller tests: @std/log does not resolve (${why})`,
-    );
-  }
-}
+const std = await importStdLog<
+  StdLog,
+  { SocketHandler: new (level: string, options: unknown) => NetHandler }
+>("std-log caller tests");
 
 function chargeCard(log: StdLog) {
   log.info("charging"); // the module's function
@@ -120,9 +102,9 @@ class Billing {
   }
 }
 
-if (stdLog !== undefined && adapter !== undefined) {
-  const log = stdLog;
-  const { SocketHandler } = adapter;
+if (std !== undefined) {
+  const log = std.stdLog;
+  const { SocketHandler } = std.adapter;
   Deno.test("std-log SocketHandler, caller: true: Python sees the user's file, line and function", async () => {
     const rx = await PyReceiver.start("tcp");
     const net = new SocketHandler("INFO", {
