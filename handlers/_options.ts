@@ -309,11 +309,14 @@ export function checkAddress(host: string, port: number | null): void {
 /** Most bytes of a Unix socket path (sun_path less its NUL). */
 export const MAX_UNIX_PATH_BYTES = Deno.build.os === "darwin" ? 103 : 107;
 
-/** An error that says records were dropped: reported without a stack. */
-export function dropReport(text: string): Error {
+/**
+ * An error that says records were dropped: reported without a stack. Its
+ * name is the kind reports are rate-limited by.
+ */
+export function dropReport(text: string, name = "DroppedRecords"): Error {
   const error = new Error(text);
-  error.name = "DroppedRecords";
-  error.stack = `${error.name}: ${text}`;
+  error.name = name;
+  error.stack = `${name}: ${text}`;
   return error;
 }
 

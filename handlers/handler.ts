@@ -81,10 +81,7 @@ function notARecord(record: unknown): TypeError {
 
 /** A record logged once the handler was closed: reported without a stack. */
 function closedReport(text: string): Error {
-  const error = dropReport(`a log record was dropped: ${text}`);
-  error.name = "HandlerClosed";
-  error.stack = `${error.name}: ${error.message}`;
-  return error;
+  return dropReport(`a log record was dropped: ${text}`, "HandlerClosed");
 }
 
 /**
@@ -187,8 +184,6 @@ export abstract class Handler implements AsyncDisposable {
   #abandoned = false;
   #closePromise: Promise<void> | null = null;
   readonly #reporter = new Reporter();
-  /** Errors of each kind rate-limited since that kind's last report. */
-  readonly #unreported = new Map<string, number>();
   #reporting = false;
   #exitDeadline: number | null = null;
   #exitProgress = -1;
@@ -634,7 +629,7 @@ export abstract class Handler implements AsyncDisposable {
         }
         return;
       }
-      const told = this.#reporter.report(kind, () => {
+      this.#reporter.report(kind, () => {
         let text = "--- Logging error ---\n" + errorReport(error);
         if (record !== undefined) {
           let msg: string;
@@ -649,31 +644,10 @@ export abstract class Handler implements AsyncDisposable {
         }
         return text;
       });
-      // The Reporter tells these with the next report of the kind; close()
-      // and exit tell them when there is none.
-      if (told) this.#unreported.delete(kind);
-      else this.#unreported.set(kind, (this.#unreported.get(kind) ?? 0) + 1);
     } catch {
       // Reporting must never throw into the caller.
     } finally {
       this.#reporting = false;
-    }
-  }
-
-  /**
-   * Tells, in one report, the errors rate-limited away since their kind's
-   * last report: a program that fails 3 records of a kind and closes saw 1.
-   */
-  #tellUnreported(): void {
-    if (this.#unreported.size === 0) return;
-    const lines = [...this.#unreported].map(([kind, n]) =>
-      `${n} more ${kind} errors were not reported (rate-limited)`
-    );
-    this.#unreported.clear();
-    try {
-      console.error(`--- Logging error ---\n${lines.join("\n")}`);
-    } catch {
-      // nowhere to report to
     }
   }
 
@@ -838,7 +812,9 @@ export abstract class Handler implements AsyncDisposable {
       );
     }
     this.#tellUntold();
-    this.#tellUnreported();
+    // Errors rate-limited away since their kind's last report: a program
+    // that fails 3 records of a kind and ends saw 1 report.
+    this.#reporter.tellSuppressed("--- Logging error ---");
     this.#settle(true);
   }
 
@@ -852,13 +828,14 @@ export abstract class Handler implements AsyncDisposable {
     const reason = this.#owedReasons.join(", ");
     this.#owed = 0;
     this.#owedReasons = [];
-    const error = dropReport(
-      `${n} log records were dropped (${reason}); the receiver was not told`,
-    );
     // A kind of its own: not rate-limited behind the close or exit report.
-    error.name = "UntoldDrops";
-    error.stack = `${error.name}: ${error.message}`;
-    this.handleError(undefined, error);
+    this.handleError(
+      undefined,
+      dropReport(
+        `${n} log records were dropped (${reason}); the receiver was not told`,
+        "UntoldDrops",
+      ),
+    );
   }
 
   /**
@@ -886,7 +863,9 @@ export abstract class Handler implements AsyncDisposable {
       );
     }
     this.#tellUntold();
-    this.#tellUnreported();
+    // Errors rate-limited away since their kind's last report: a program
+    // that fails 3 records of a kind and ends saw 1 report.
+    this.#reporter.tellSuppressed("--- Logging error ---");
     try {
       this.closeTransport();
     } catch {

@@ -60,6 +60,27 @@ export class Reporter {
       return false; // reporting must never throw into the caller
     }
   }
+
+  /**
+   * Tells, in one report, the errors counted since their kind's last
+   * report, which would otherwise wait for a next report of that kind
+   * (a program that failed 3 records of a kind and ended saw 1). Never
+   * throws.
+   *
+   * @param head The report's first line.
+   */
+  tellSuppressed(head: string): void {
+    if (this.#suppressed.size === 0) return;
+    const lines = [...this.#suppressed].map(([kind, n]) =>
+      `${n} more ${kind} errors were not reported (rate-limited)`
+    );
+    this.#suppressed.clear();
+    try {
+      this.#write(`${head}\n${lines.join("\n")}`);
+    } catch {
+      // nowhere to report to
+    }
+  }
 }
 
 /**
