@@ -91,18 +91,17 @@ export class FrameQueue {
   /** Adds the frame `buf[offset, offset + length)`. */
   push(buf: Uint8Array, offset: number, length: number): void {
     if (this.#count > this.#mask) this.#resize((this.#mask + 1) * 2);
-    const i = (this.#head + this.#count) & this.#mask;
-    this.#bufs[i] = buf;
-    this.#offs[i] = offset;
-    this.#lens[i] = length;
-    this.#count++;
-    this.bytes += length;
+    this.#put((this.#head + this.#count) & this.#mask, buf, offset, length);
   }
 
   /** Adds a frame at the front. */
   #pushFront(buf: Uint8Array, offset: number, length: number): void {
     if (this.#count > this.#mask) this.#resize((this.#mask + 1) * 2);
-    const i = this.#head = (this.#head - 1) & this.#mask;
+    this.#put(this.#head = (this.#head - 1) & this.#mask, buf, offset, length);
+  }
+
+  /** Fills ring slot `i`, which push or #pushFront made the new end. */
+  #put(i: number, buf: Uint8Array, offset: number, length: number): void {
     this.#bufs[i] = buf;
     this.#offs[i] = offset;
     this.#lens[i] = length;
